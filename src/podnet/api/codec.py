@@ -115,12 +115,12 @@ def _plan_for(tp: Any) -> tuple[str, Any, bool]:
     if tp is Any:
         return "any", None, optional
     if origin is tuple:
-        (inner, *_rest) = get_args(tp)
+        inner = get_args(tp)[0]
         kind, elem, _ = _plan_for(inner)
         return "tuple", (kind, elem), optional
     if origin in (FrozenDict, Mapping, dict) or tp is FrozenDict:
-        args = get_args(tp)
-        inner = args[1] if len(args) == 2 else Any
+        type_args = get_args(tp)
+        inner = type_args[1] if len(type_args) == 2 else Any
         kind, elem, _ = _plan_for(inner)
         return "map", (kind, elem), optional
     if isinstance(tp, type) and issubclass(tp, Struct):

@@ -8,13 +8,13 @@ allocation time (clusterIP, ipFamilies, nodePort) belong to the cluster controll
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from dataclasses import replace
 from functools import singledispatch
 
 from podnet.api.core import (
     ClientIPConfig,
     Container,
-    ContainerPort,
     Namespace,
     NamespaceStatus,
     Pod,
@@ -24,10 +24,9 @@ from podnet.api.core import (
     ReplicationController,
     Secret,
     Service,
-    ServicePort,
     SessionAffinityConfig,
 )
-from podnet.api.discovery import EndpointPort, EndpointSlice
+from podnet.api.discovery import EndpointSlice
 from podnet.api.frozen import FrozenDict, freeze
 from podnet.api.meta import Resource
 from podnet.api.networking import NetworkPolicy, NetworkPolicyPort
@@ -77,7 +76,7 @@ _default.register(Namespace)(default_namespace)
 def _default_probe(p: Probe | None) -> Probe | None:
     if p is None:
         return None
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if not p.timeout_seconds:
         changes["timeout_seconds"] = 1
     if not p.period_seconds:
@@ -329,5 +328,3 @@ __all__ = [
     "default_pod_spec",
     "stable_uid",
 ]
-
-_ = (ContainerPort, ServicePort, EndpointPort)

@@ -24,6 +24,7 @@ class FrozenDict(dict[K, V]):
     """
 
     __slots__ = ("_hash",)
+    _hash: int
 
     def _immutable(self, *args: object, **kwargs: object) -> NoReturn:
         raise TypeError("FrozenDict is immutable")
@@ -39,7 +40,7 @@ class FrozenDict(dict[K, V]):
 
     def __hash__(self) -> int:  # type: ignore[override]
         try:
-            return self._hash
+            return int(self._hash)
         except AttributeError:
             h = hash(frozenset(self.items()))
             object.__setattr__(self, "_hash", h)
