@@ -90,10 +90,10 @@ def reconcile(
     work.put(allocated)
 
     given_slices = [o for o in work.objects.values() if isinstance(o, EndpointSlice)]
+    # build() returns the complete set: the given slices it keeps plus the computed ones.
     slices = endpointslices.build(allocated, pods, given_slices, node_list)
     for s in given_slices:
-        if s.ref not in applied_refs:
-            del work.objects[s.ref]
+        del work.objects[s.ref]
     work.put(slices)
 
     ingresses = [o for o in work.objects.values() if isinstance(o, Ingress)]
