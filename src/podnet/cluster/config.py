@@ -159,7 +159,7 @@ class ClusterConfig:
                 for n in self.nodes
             ],
             "systemObjects": self.system_objects,
-            "addons": {"ingressController": self.addons.ingress_controller},
+            "addons": {"ingressController": self.addons.ingress_controller, "dns": self.addons.dns},
             "kubelet": {
                 **({"clusterDNS": list(self.kubelet.cluster_dns)} if self.kubelet.cluster_dns else {}),
                 "resolvConf": self.kubelet.resolv_conf,
