@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Self, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
 from podnet.api.codec import Struct
 from podnet.api.frozen import EMPTY, FrozenDict
@@ -49,9 +49,12 @@ class ObjectMeta(Struct):
         return None
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class ObjectRef:
-    """(group, kind, namespace, name): how an object is identified and ordered."""
+class ObjectRef(NamedTuple):
+    """(group, kind, namespace, name): how an object is identified and ordered.
+
+    A NamedTuple, not a dataclass: refs are hashed and compared millions of times in a large
+    cluster, and tuples do both in C.
+    """
 
     group: str
     kind: str
@@ -72,6 +75,10 @@ class Resource(Struct):
     """Base of every object. Subclasses set API_VERSION, KIND and NAMESPACED."""
 
     metadata: ObjectMeta = ObjectMeta()
+    #: ``ref``, computed once (init=False: ``dataclasses.replace`` starts a copy without it).
+    _ref: ObjectRef | None = field(
+        default=None, init=False, repr=False, compare=False, metadata={"skip": True}
+    )
 
     API_VERSION: ClassVar[str] = ""
     KIND: ClassVar[str] = ""
@@ -109,7 +116,11 @@ class Resource(Struct):
 
     @property
     def ref(self) -> ObjectRef:
-        return ObjectRef(group_of(self.api_version), self.kind, self.metadata.namespace, self.name)
+        ref = self._ref
+        if ref is None:
+            ref = ObjectRef(group_of(self.api_version), self.kind, self.metadata.namespace, self.name)
+            object.__setattr__(self, "_ref", ref)
+        return ref
 
     @property
     def qualified_name(self) -> str:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from podnet.api.core import Condition, Node, Pod, PodIP, PodStatus
 from podnet.cluster.config import ClusterConfig
@@ -136,17 +136,27 @@ class NodeCIDRIPAM:
     """
 
     def __init__(self, nodes: Sequence[Node]) -> None:
-        self._ranges: dict[str, list[_Range]] = {}
-        for node in nodes:
-            ranges: list[_Range] = []
+        # Ranges are parsed on a node's first use: an incremental reconcile touches a few nodes
+        # of thousands.
+        self._nodes = {node.metadata.name: node for node in nodes}
+        self._parsed: dict[str, list[_Range]] = {}
+        # Used addresses as integers, one set per IP family.
+        self._used: dict[int, set[int]] = {4: set(), 6: set()}
+
+    def _ranges_of(self, name: str) -> list[_Range] | None:
+        ranges = self._parsed.get(name)
+        if ranges is None:
+            node = self._nodes.get(name)
+            if node is None:
+                return None
+            ranges = []
             for cidr in node.pod_cidrs:
                 try:
                     ranges.append(_Range(ipaddress.ip_network(cidr, strict=False)))
                 except ValueError:
                     continue
-            self._ranges[node.metadata.name] = ranges
-        # Used addresses as integers, one set per IP family.
-        self._used: dict[int, set[int]] = {4: set(), 6: set()}
+            self._parsed[name] = ranges
+        return ranges
 
     def pin(self, ips: Sequence[str]) -> None:
         for ip in ips:
@@ -155,7 +165,7 @@ class NodeCIDRIPAM:
                 self._used[a[0]].add(a[1])
 
     def reclaim(self, pod: Pod, node: Node, ips: Sequence[str]) -> bool:
-        ranges = self._ranges.get(node.metadata.name, [])
+        ranges = self._ranges_of(node.metadata.name) or []
         addrs = [_parse(ip) for ip in ips]
         if len(addrs) != len(ranges) or not addrs:
             return False
@@ -169,7 +179,7 @@ class NodeCIDRIPAM:
 
     def allocate(self, pod: Pod, node: Node) -> tuple[str, ...]:
         name = node.metadata.name
-        ranges = self._ranges.get(name)
+        ranges = self._ranges_of(name)
         if not ranges:
             raise IPAMError(f'node "{name}" has no podCIDR: the network plugin cannot give the pod an address')
         picked: list[tuple[set[int], int]] = []
@@ -262,6 +272,25 @@ def _needs_address(pod: Pod) -> bool:
     )
 
 
+class _Hosts(dict[str, "_HostInfo"]):
+    """Node name → _HostInfo, made on first use (an incremental reconcile touches few nodes)."""
+
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        super().__init__()
+        self._nodes = {n.metadata.name: n for n in nodes}
+
+    def __missing__(self, name: str) -> _HostInfo:
+        info = _HostInfo(self._nodes[name])
+        self[name] = info
+        return info
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self._nodes else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._nodes
+
+
 def assign(
     pods: list[Pod],
     nodes: tuple[Node, ...],
@@ -276,7 +305,7 @@ def assign(
     """
     if ipam is None:
         ipam = ipam_for(config, nodes)
-    hosts = {n.metadata.name: _HostInfo(n) for n in nodes}
+    hosts = _Hosts(nodes)
     out = list(pods)
 
     # 0. Node addresses are never pod addresses (with the host network model the pod network

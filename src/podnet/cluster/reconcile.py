@@ -22,11 +22,11 @@ import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from podnet.api.core import Namespace, Node, Pod, Service
+from podnet.api.core import Namespace, Node, Pod, PodTemplateSpec, Service
 from podnet.api.defaults import default_namespace
 from podnet.api.discovery import EndpointSlice
 from podnet.api.meta import ObjectMeta, ObjectRef, Resource
-from podnet.api.networking import Ingress
+from podnet.api.networking import Ingress, IngressClass
 from podnet.cluster import endpointslices, ingress_status, ipam, nodes, scheduler, services
 from podnet.cluster import system, workloads
 from podnet.cluster.config import ClusterConfig
@@ -120,4 +120,132 @@ def _reconcile(
     ingresses = [o for o in work.objects.values() if isinstance(o, Ingress)]
     work.put(ingress_status.update(ingresses, list(work.objects.values()), config))
 
-    return ClusterState(config=config, objects=work.objects, applied=applied_refs)
+    return ClusterState(
+        config=config,
+        objects=work.objects,
+        applied=applied_refs,
+        node_order=tuple(n.metadata.name for n in node_list),
+    )
+
+
+# ---------------------------------------------------------------------------- incremental
+
+#: Kinds whose change can alter objects in every namespace: they take the full path.
+_CLUSTER_WIDE_KINDS = frozenset({"Node", "Namespace", "IngressClass"})
+#: Namespaces whose objects feed every other namespace (the ingress controller's address is
+#: every Ingress's status; CoreDNS and the API server's endpoints are the system's own).
+_CLUSTER_WIDE_NAMESPACES = frozenset({"", "kube-system", "ingress-nginx"})
+
+
+def _declares_host_ports(obj: Resource) -> bool:
+    spec = getattr(obj, "spec", None)
+    template = getattr(spec, "template", None)
+    pod_spec = template.spec if isinstance(template, PodTemplateSpec) else getattr(obj, "spec", None)
+    all_ports = getattr(pod_spec, "all_ports", None)
+    return bool(all_ports and any(p.host_port for p in all_ports()))
+
+
+def reconcile_change(
+    state: ClusterState,
+    changed: Sequence[Resource],
+    deleted: Sequence[ObjectRef] = (),
+) -> ClusterState:
+    """Converge ``state`` after the user applied ``changed`` and deleted ``deleted``.
+
+    The same controllers as :func:`reconcile`, run only over the namespaces the change touches,
+    with the rest of the cluster as context: node loads for the scheduler, the addresses in use
+    on the nodes that receive new pods, every other Service's allocations. The result equals a
+    full reconcile with ``previous=state`` (a test holds the two to it); changes with
+    cluster-wide effects (nodes, namespaces, IngressClasses, the system namespaces, host ports)
+    simply take the full path.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _reconcile_change(state, changed, deleted)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _reconcile_change(
+    state: ClusterState, changed: Sequence[Resource], deleted: Sequence[ObjectRef]
+) -> ClusterState:
+    config = state.config
+    applied: dict[ObjectRef, Resource] = {
+        ref: state.objects[ref] for ref in state.applied if ref in state.objects
+    }
+    for ref in deleted:
+        applied.pop(ref, None)
+    for obj in changed:
+        applied[obj.ref] = obj
+    scope = {o.metadata.namespace for o in changed} | {r.namespace for r in deleted}
+    existing_ns = {ns.metadata.name for ns in state.namespaces}
+    if (
+        scope & _CLUSTER_WIDE_NAMESPACES
+        or any(o.kind in _CLUSTER_WIDE_KINDS for o in changed)
+        or any(r.kind in _CLUSTER_WIDE_KINDS for r in deleted)
+        or any(_declares_host_ports(o) for o in changed)
+        or not scope <= existing_ns
+    ):
+        return reconcile(config, list(applied.values()), previous=state)
+
+    applied_refs = frozenset(applied)
+    index = state.index
+    node_list = tuple(
+        n for n in (state.node(name) for name in (state.node_order or [n.name for n in state.nodes])) if n
+    )
+    roots: dict[ObjectRef, Resource] = {}
+    if config.system_objects:
+        for obj in system.system_objects(config, node_list):
+            if obj.metadata.namespace in scope:
+                roots[obj.ref] = obj
+    for ref, obj in applied.items():
+        if ref.namespace in scope:
+            roots[ref] = obj
+    made = workloads.expand(list(roots.values()), node_list, state)
+    work = _Work()
+    work.put(roots.values())
+    work.put(made)
+
+    # The scheduler weighs every node's other pods; only the scope's pods are placed.
+    old_scope_pods = [p for ns in scope for p in index.pods_by_ns.get(ns, [])]
+    preload = {node: len(pods) for node, pods in index.pods_by_node.items()}
+    for p in old_scope_pods:
+        if p.spec.node_name in preload:
+            preload[p.spec.node_name] -= 1
+    pods = [o for o in work.objects.values() if isinstance(o, Pod)]
+    pods = scheduler.schedule(pods, node_list, state, preload)
+    # IPAM needs the addresses in use on the nodes where a scope pod still needs one.
+    needy = {p.spec.node_name for p in pods if p.spec.node_name and not p.ips}
+    context = [
+        p for node in sorted(needy) for p in index.pods_by_node.get(node, []) if p.metadata.namespace not in scope
+    ]
+    pods = ipam.assign(pods + context, node_list, config, state)[: len(pods)]
+    work.put(pods)
+
+    # Every other Service's allocations are taken; they are passed through as they are.
+    scope_svcs = [o for o in work.objects.values() if isinstance(o, Service)]
+    held = state.service_allocations(excluding=scope)
+    allocated, errors = services.allocate(scope_svcs, config, node_list, state, applied_refs, held)
+    if errors:
+        raise ReconcileError(errors)
+    work.put(allocated)
+
+    given_slices = [o for o in work.objects.values() if isinstance(o, EndpointSlice)]
+    slices = endpointslices.build(allocated, pods, given_slices, node_list)
+    for s in given_slices:
+        del work.objects[s.ref]
+    work.put(slices)
+
+    ingresses = [o for o in work.objects.values() if isinstance(o, Ingress)]
+    if ingresses:
+        context_objs: list[Resource] = [*state.typed(IngressClass), *state.services("ingress-nginx")]
+        work.put(ingress_status.update(ingresses, context_objs, config))
+
+    # Only what really changed goes into the new state: controllers hand back the very objects
+    # they kept, so most of a namespace is shared with the state before.
+    removed = [ref for ns in scope for ref in index.by_ns.get(ns, {}) if ref not in work.objects]
+    objects = state.objects
+    added = [o for ref, o in work.objects.items() if (prior := objects.get(ref)) is not o and prior != o]
+    return state.evolve(removed, added, applied=applied_refs)

@@ -620,8 +620,17 @@ def _counts(pod: Pod) -> bool:
 # ---------------------------------------------------------------------------- entry point
 
 
-def schedule(pods: list[Pod], nodes: tuple[Node, ...], previous: ClusterState | None) -> list[Pod]:
+def schedule(
+    pods: list[Pod],
+    nodes: tuple[Node, ...],
+    previous: ClusterState | None,
+    preload: Mapping[str, int] | None = None,
+) -> list[Pod]:
     """Bind every schedulable pod to a node; returns all pods, in the order given.
+
+    ``preload`` counts pods already running on each node that are not in ``pods`` (an
+    incremental reconcile passes only the pods of the namespaces that changed); they weigh on
+    spreading exactly as if they had been passed. They must declare no host ports.
 
     Pods with ``spec.nodeName`` keep it (admitted or rejected by that node's kubelet, or left
     Pending when the node does not exist). Pods being deleted, pods for another scheduler and
@@ -630,6 +639,11 @@ def schedule(pods: list[Pod], nodes: tuple[Node, ...], previous: ClusterState | 
     """
     sched = _Scheduler(nodes)
     by_name = sched.by_name
+    if preload:
+        for node_name, count in preload.items():
+            loaded = by_name.get(node_name)
+            if loaded is not None:
+                loaded.load += count
     out: list[Pod] = list(pods)
     ports_of: dict[int, tuple[HostPort, ...]] = {}
 

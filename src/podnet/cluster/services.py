@@ -51,7 +51,7 @@ from podnet.cluster.allocators import (
     ServiceIPAllocator,
 )
 from podnet.cluster.config import ClusterConfig
-from podnet.cluster.state import ClusterState
+from podnet.cluster.state import ClusterState, ServiceAllocations
 from podnet.cluster.system import DNS_SERVICE_INDEX
 
 __all__ = ["allocate", "needs_health_check"]
@@ -658,6 +658,7 @@ def allocate(
     nodes: tuple[Node, ...],
     previous: ClusterState | None,
     applied: frozenset[ObjectRef],
+    held: ServiceAllocations | None = None,
 ) -> tuple[list[Service], list[str]]:
     """ClusterIPs, ipFamilies, NodePorts, health check ports and LoadBalancer addresses.
 
@@ -665,12 +666,19 @@ def allocate(
     controller would have filled in, and every error, each a complete message in kubectl's
     words naming the Service. A Service with an error is returned unchanged. ``nodes`` are not
     needed by the allocation itself; the parameter keeps the controllers' common signature.
+    ``held`` are allocations of Services not passed (an incremental reconcile passes only the
+    Services of the namespaces that changed): they are taken before anything is claimed.
     """
     del nodes
     try:
         al = _Allocators.build(config)
     except _ConfigProblem as e:
         return list(services), [str(e)]
+    if held is not None:
+        for version, ips in held.cluster_ips.items():
+            al.ip_taken.setdefault(version, set()).update(ips)
+        al.port_taken.update(held.node_ports)
+        al.lb_taken.update(held.lb_ips)
     works: list[_Work] = []
     for svc in services:
         prev_obj = previous.find(svc.ref) if previous is not None else None

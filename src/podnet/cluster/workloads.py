@@ -239,7 +239,11 @@ def _context(objects: Sequence[Resource], nodes: tuple[Node, ...], previous: Clu
     prev_rs: dict[Key, list[ReplicaSet]] = defaultdict(list)
     if previous is not None:
         applied = previous.applied
-        for ref, obj in previous.objects.items():
+        # Only the namespaces being reconciled: owners and their pods share a namespace.
+        namespaces = sorted({o.metadata.namespace for o in objects})
+        prev_objects = (o for ns in namespaces for o in previous.in_namespace(ns))
+        for obj in prev_objects:
+            ref = obj.ref
             if ref in applied or ref in refs:
                 continue  # the user's objects are not the controllers' to keep
             if isinstance(obj, Pod):
