@@ -97,3 +97,65 @@ def test_cluster_wide_changes_take_the_full_path(state: ClusterState) -> None:
     inc = reconcile_change(state, [ns])
     full = reconcile(state.config, [*_applied(state), ns], previous=state)
     _same(inc, full)
+
+
+def _obj(doc: dict[str, object]) -> Resource:
+    return apply_defaults(decode_object(doc))
+
+
+def test_changing_a_service_selector_matches_a_full_reconcile(state: ClusterState) -> None:
+    svc = state.objects[next(r for r in state.applied if r.kind == "Service" and r.name == "api")]
+    doc = svc.to_dict()
+    doc["spec"]["selector"] = {"app": "worker"}
+    doc["spec"]["ports"] = [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+    change = _obj(doc)
+    inc = reconcile_change(state, [change])
+    full = reconcile(state.config, [o for o in _applied(state) if o.ref != change.ref] + [change], previous=state)
+    _same(inc, full)
+    (slice_,) = inc.endpoint_slices("shop", "api")
+    assert [e.target_ref.name for e in slice_.endpoints if e.target_ref] == [
+        p.name for p in inc.pods("shop") if p.name.startswith("worker-")
+    ]
+
+
+def test_a_bare_pod_and_a_selectorless_service_with_its_slice(state: ClusterState) -> None:
+    pod = _obj(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "debug", "namespace": "shop", "labels": {"app": "api"}},
+            "spec": {"containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]},
+        }
+    )
+    svc = _obj(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "legacy", "namespace": "shop"},
+            "spec": {"ports": [{"port": 5432}]},
+        }
+    )
+    es = _obj(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": "legacy-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "legacy"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["192.0.2.10"]}],
+            "ports": [{"port": 5432}],
+        }
+    )
+    inc = reconcile_change(state, [pod, svc, es])
+    full = reconcile(state.config, [*_applied(state), pod, svc, es], previous=state)
+    _same(inc, full)
+    api_slices = inc.endpoint_slices("shop", "api")
+    assert "debug" in {e.target_ref.name for s in api_slices for e in s.endpoints if e.target_ref}
+    assert [s.name for s in inc.endpoint_slices("shop", "legacy")] == ["legacy-1"]
+
+
+def test_deleting_a_service_removes_its_slices(state: ClusterState) -> None:
+    ref = next(r for r in state.applied if r.kind == "Service" and r.name == "api")
+    inc = reconcile_change(state, [], [ref])
+    full = reconcile(state.config, [o for o in _applied(state) if o.ref != ref], previous=state)
+    _same(inc, full)
+    assert inc.endpoint_slices("shop", "api") == []

@@ -33,6 +33,7 @@ blocks, Cilium's cluster-pool — supplies another implementation and registers 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
@@ -95,8 +96,9 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _parse(ip: str) -> Addr | None:
-    """(family, integer) of an address; canonical dotted quads (what every status carries)
+    """(family, integer) of an address (memoised: node addresses are parsed on every run); canonical dotted quads (what every status carries)
     take a fast path, anything else goes through ``ipaddress``."""
     if _DOTTED_QUAD.fullmatch(ip):
         a, b, c, d = ip.split(".")

@@ -168,17 +168,36 @@ def reconcile_change(
             gc.enable()
 
 
+def _owned_closure(state: ClusterState, roots: Iterable[Resource]) -> list[Resource]:
+    """``roots`` and everything they own, transitively (Deployment → ReplicaSet → Pod)."""
+    by_owner: dict[str, list[Resource]] = {}
+    for ns in {r.metadata.namespace for r in roots}:
+        for obj in state.in_namespace(ns):
+            owner = obj.metadata.controller_ref()
+            if owner is not None and owner.uid:
+                by_owner.setdefault(owner.uid, []).append(obj)
+    out: list[Resource] = []
+    todo = list(roots)
+    seen: set[ObjectRef] = set()
+    while todo:
+        obj = todo.pop()
+        if obj.ref in seen:
+            continue
+        seen.add(obj.ref)
+        out.append(obj)
+        todo.extend(by_owner.get(obj.metadata.uid, ()))
+    return out
+
+
+_MAKES_PODS = frozenset(
+    {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController", "Pod"}
+)
+
+
 def _reconcile_change(
     state: ClusterState, changed: Sequence[Resource], deleted: Sequence[ObjectRef]
 ) -> ClusterState:
     config = state.config
-    applied: dict[ObjectRef, Resource] = {
-        ref: state.objects[ref] for ref in state.applied if ref in state.objects
-    }
-    for ref in deleted:
-        applied.pop(ref, None)
-    for obj in changed:
-        applied[obj.ref] = obj
     scope = {o.metadata.namespace for o in changed} | {r.namespace for r in deleted}
     existing_ns = {ns.metadata.name for ns in state.namespaces}
     if (
@@ -188,55 +207,98 @@ def _reconcile_change(
         or any(_declares_host_ports(o) for o in changed)
         or not scope <= existing_ns
     ):
+        applied: dict[ObjectRef, Resource] = {
+            ref: state.objects[ref] for ref in state.applied if ref in state.objects
+        }
+        for ref in deleted:
+            applied.pop(ref, None)
+        for obj in changed:
+            applied[obj.ref] = obj
         return reconcile(config, list(applied.values()), previous=state)
 
-    applied_refs = frozenset(applied)
+    changed_refs = {o.ref for o in changed}
+    applied_refs = frozenset((state.applied - set(deleted)) | changed_refs)
     index = state.index
-    node_list = tuple(
-        n for n in (state.node(name) for name in (state.node_order or [n.name for n in state.nodes])) if n
-    )
-    roots: dict[ObjectRef, Resource] = {}
-    if config.system_objects:
-        for obj in system.system_objects(config, node_list):
-            if obj.metadata.namespace in scope:
-                roots[obj.ref] = obj
-    for ref, obj in applied.items():
-        if ref.namespace in scope:
-            roots[ref] = obj
-    made = workloads.expand(list(roots.values()), node_list, state)
+    objects = state.objects
+    node_list = state.ordered_nodes()
+
+    # What the change replaces: the old versions of changed and deleted objects, and everything
+    # the old pod-making ones own.
+    old_roots = [objects[r] for r in (*changed_refs, *deleted) if r in objects]
+    old_owned = _owned_closure(state, [o for o in old_roots if o.kind in _MAKES_PODS])
+    gone: dict[ObjectRef, Resource] = {o.ref: o for o in (*old_roots, *old_owned)}
+
     work = _Work()
-    work.put(roots.values())
-    work.put(made)
+    work.put(changed)
+    makers = [o for o in changed if o.kind in _MAKES_PODS]
+    if makers:
+        work.put(workloads.expand(makers, node_list, state))
 
-    # The scheduler weighs every node's other pods; only the scope's pods are placed.
-    old_scope_pods = [p for ns in scope for p in index.pods_by_ns.get(ns, [])]
+    # The scheduler weighs every node's other pods; only the change's pods are placed.
     preload = {node: len(pods) for node, pods in index.pods_by_node.items()}
-    for p in old_scope_pods:
-        if p.spec.node_name in preload:
-            preload[p.spec.node_name] -= 1
+    for old in gone.values():
+        if isinstance(old, Pod) and old.spec.node_name in preload:
+            preload[old.spec.node_name] -= 1
     pods = [o for o in work.objects.values() if isinstance(o, Pod)]
-    pods = scheduler.schedule(pods, node_list, state, preload)
-    # IPAM needs the addresses in use on the nodes where a scope pod still needs one.
-    needy = {p.spec.node_name for p in pods if p.spec.node_name and not p.ips}
-    context = [
-        p for node in sorted(needy) for p in index.pods_by_node.get(node, []) if p.metadata.namespace not in scope
-    ]
-    pods = ipam.assign(pods + context, node_list, config, state)[: len(pods)]
-    work.put(pods)
+    if pods:
+        pods = scheduler.schedule(pods, node_list, state, preload)
+        # IPAM needs the addresses in use on the nodes where a new pod still needs one.
+        needy = {p.spec.node_name for p in pods if p.spec.node_name and not p.ips}
+        mine = {p.ref for p in pods}
+        context = [
+            p
+            for node in sorted(needy)
+            for p in index.pods_by_node.get(node, [])
+            if p.ref not in mine and p.ref not in gone
+        ]
+        pods = ipam.assign(pods + context, node_list, config, state)[: len(pods)]
+        work.put(pods)
 
-    # Every other Service's allocations are taken; they are passed through as they are.
-    scope_svcs = [o for o in work.objects.values() if isinstance(o, Service)]
-    held = state.service_allocations(excluding=scope)
-    allocated, errors = services.allocate(scope_svcs, config, node_list, state, applied_refs, held)
-    if errors:
-        raise ReconcileError(errors)
-    work.put(allocated)
+    # Services: the changed ones are allocated; every other Service's allocations are held.
+    changed_svcs = [o for o in work.objects.values() if isinstance(o, Service)]
+    if changed_svcs:
+        held = state.service_allocations(excluding=[o.ref for o in gone.values() if isinstance(o, Service)])
+        allocated, errors = services.allocate(changed_svcs, config, node_list, state, applied_refs, held)
+        if errors:
+            raise ReconcileError(errors)
+        work.put(allocated)
 
-    given_slices = [o for o in work.objects.values() if isinstance(o, EndpointSlice)]
-    slices = endpointslices.build(allocated, pods, given_slices, node_list)
-    for s in given_slices:
-        del work.objects[s.ref]
-    work.put(slices)
+    # EndpointSlices of every Service whose pods may have changed, from the namespace's pods
+    # after the change.
+    touched_labels = [p.metadata.labels for p in (*gone.values(), *pods) if isinstance(p, Pod)]
+    affected: dict[ObjectRef, Service] = {}
+    for ns in sorted(scope):
+        for svc in state.services(ns):
+            if svc.ref in gone or svc.spec.selector is None:
+                continue
+            sel = svc.spec.selector
+            if any(all(labels.get(k) == v for k, v in sel.items()) for labels in touched_labels):
+                affected[svc.ref] = svc
+    for o in work.objects.values():
+        if isinstance(o, Service):
+            affected[o.ref] = o
+    if affected or any(isinstance(o, (EndpointSlice, Service)) for o in (*changed, *gone.values())):
+        new_pods = {p.ref: p for p in pods}
+        pods_after = [
+            p for ns in sorted(scope) for p in index.pods_by_ns.get(ns, []) if p.ref not in gone and p.ref not in new_pods
+        ]
+        pods_after.extend(new_pods.values())
+        svc_names = {(r.namespace, r.name) for r in affected} | {
+            (o.metadata.namespace, o.metadata.name) for o in gone.values() if isinstance(o, Service)
+        }
+        old_slices = [
+            sl for ns, name in sorted(svc_names) for sl in state.endpoint_slices(ns, name)
+        ]
+        given = [
+            o for o in (*old_slices, *work.objects.values())
+            if isinstance(o, EndpointSlice) and o.ref in applied_refs
+        ]
+        given_by_ref = {o.ref: o for o in given}
+        for sl in old_slices:
+            gone.setdefault(sl.ref, sl)
+        for ref in given_by_ref:
+            work.objects.pop(ref, None)
+        work.put(endpointslices.build(list(affected.values()), pods_after, list(given_by_ref.values()), node_list))
 
     ingresses = [o for o in work.objects.values() if isinstance(o, Ingress)]
     if ingresses:
@@ -244,8 +306,7 @@ def _reconcile_change(
         work.put(ingress_status.update(ingresses, context_objs, config))
 
     # Only what really changed goes into the new state: controllers hand back the very objects
-    # they kept, so most of a namespace is shared with the state before.
-    removed = [ref for ns in scope for ref in index.by_ns.get(ns, {}) if ref not in work.objects]
-    objects = state.objects
+    # they kept, so almost everything is shared with the state before.
+    removed = [ref for ref in gone if ref not in work.objects]
     added = [o for ref, o in work.objects.items() if (prior := objects.get(ref)) is not o and prior != o]
     return state.evolve(removed, added, applied=applied_refs)

@@ -86,14 +86,17 @@ class _Index:
     """Lookups over one state. Namespaced parts are partitioned by namespace so that a change
     confined to a few namespaces patches those partitions and shares the rest (see ``evolve``)."""
 
-    by_kind: dict[str, dict[ObjectRef, Resource]]
-    by_name: dict[tuple[str, str, str], Resource]
+    #: kind → namespace → ref → object
+    by_kind: dict[str, dict[str, dict[ObjectRef, Resource]]]
+    #: namespace → (kind, name) → object
+    by_name: dict[str, dict[tuple[str, str], Resource]]
     by_ns: dict[str, dict[ObjectRef, Resource]]
     pods_by_ns: dict[str, list[Pod]]
     pods_by_label: dict[str, dict[tuple[str, str], list[Pod]]]
     pods_by_node: dict[str, list[Pod]]
     slices_by_service: dict[str, dict[str, list[EndpointSlice]]]
     held: ServiceAllocations | None = None
+    ordered_nodes: tuple[Node, ...] | None = None
 
 
 def _ns_partitions(
@@ -113,14 +116,14 @@ def _ns_partitions(
 
 
 def _build_index(objects: Iterable[Resource]) -> _Index:
-    by_kind: dict[str, dict[ObjectRef, Resource]] = defaultdict(dict)
-    by_name: dict[tuple[str, str, str], Resource] = {}
+    by_kind: dict[str, dict[str, dict[ObjectRef, Resource]]] = defaultdict(lambda: defaultdict(dict))
+    by_name: dict[str, dict[tuple[str, str], Resource]] = defaultdict(dict)
     by_ns: dict[str, dict[ObjectRef, Resource]] = defaultdict(dict)
     pods_by_node: dict[str, list[Pod]] = defaultdict(list)
     for obj in objects:
         ref = obj.ref
-        by_kind[obj.kind][ref] = obj
-        by_name[(obj.kind, ref.namespace, ref.name)] = obj
+        by_kind[ref.kind][ref.namespace][ref] = obj
+        by_name[ref.namespace][(ref.kind, ref.name)] = obj
         by_ns[ref.namespace][ref] = obj
         if isinstance(obj, Pod) and obj.spec.node_name:
             pods_by_node[obj.spec.node_name].append(obj)
@@ -129,7 +132,15 @@ def _build_index(objects: Iterable[Resource]) -> _Index:
     slices: dict[str, dict[str, list[EndpointSlice]]] = {}
     for ns, members in by_ns.items():
         pods_by_ns[ns], pods_by_label[ns], slices[ns] = _ns_partitions(members.values())
-    return _Index(dict(by_kind), by_name, dict(by_ns), pods_by_ns, pods_by_label, dict(pods_by_node), slices)
+    return _Index(
+        {k: dict(v) for k, v in by_kind.items()},
+        dict(by_name),
+        dict(by_ns),
+        pods_by_ns,
+        pods_by_label,
+        dict(pods_by_node),
+        slices,
+    )
 
 
 def _patch_index(old: _Index, removed: Sequence[Resource], added: Sequence[Resource]) -> _Index:
@@ -138,7 +149,22 @@ def _patch_index(old: _Index, removed: Sequence[Resource], added: Sequence[Resou
     by_name = dict(old.by_name)
     by_ns = dict(old.by_ns)
     pods_by_node = dict(old.pods_by_node)
-    copied: set[tuple[str, str]] = set()
+    copied: set[tuple[str, ...]] = set()
+
+    def part(kind: str, ns: str) -> dict[ObjectRef, Resource]:
+        if ("k", kind) not in copied:
+            by_kind[kind] = dict(by_kind.get(kind, {}))
+            copied.add(("k", kind))
+        if ("kn", kind, ns) not in copied:
+            by_kind[kind][ns] = dict(by_kind[kind].get(ns, {}))
+            copied.add(("kn", kind, ns))
+        return by_kind[kind][ns]
+
+    def names(ns: str) -> dict[tuple[str, str], Resource]:
+        if ("b", ns) not in copied:
+            by_name[ns] = dict(by_name.get(ns, {}))
+            copied.add(("b", ns))
+        return by_name[ns]
 
     def own(table: dict[str, dict[ObjectRef, Resource]], key: str, tag: str) -> dict[ObjectRef, Resource]:
         if (tag, key) not in copied:
@@ -149,16 +175,16 @@ def _patch_index(old: _Index, removed: Sequence[Resource], added: Sequence[Resou
     gone_by_node: dict[str, set[ObjectRef]] = defaultdict(set)
     for obj in removed:
         ref = obj.ref
-        own(by_kind, obj.kind, "k").pop(ref, None)
-        by_name.pop((obj.kind, ref.namespace, ref.name), None)
+        part(ref.kind, ref.namespace).pop(ref, None)
+        names(ref.namespace).pop((ref.kind, ref.name), None)
         own(by_ns, ref.namespace, "n").pop(ref, None)
         if isinstance(obj, Pod) and obj.spec.node_name:
             gone_by_node[obj.spec.node_name].add(ref)
     new_by_node: dict[str, list[Pod]] = defaultdict(list)
     for obj in added:
         ref = obj.ref
-        own(by_kind, obj.kind, "k")[ref] = obj
-        by_name[(obj.kind, ref.namespace, ref.name)] = obj
+        part(ref.kind, ref.namespace)[ref] = obj
+        names(ref.namespace)[(ref.kind, ref.name)] = obj
         own(by_ns, ref.namespace, "n")[ref] = obj
         if isinstance(obj, Pod) and obj.spec.node_name:
             new_by_node[obj.spec.node_name].append(obj)
@@ -166,14 +192,18 @@ def _patch_index(old: _Index, removed: Sequence[Resource], added: Sequence[Resou
         gone = gone_by_node.get(node, set())
         kept = [p for p in pods_by_node.get(node, []) if p.ref not in gone]
         pods_by_node[node] = kept + new_by_node.get(node, [])
+    for tag, *key in list(copied):
+        if tag == "kn" and not by_kind[key[0]][key[1]]:
+            del by_kind[key[0]][key[1]]
     for kind in [k for k, v in by_kind.items() if not v]:
         del by_kind[kind]
     pods_by_ns = dict(old.pods_by_ns)
     pods_by_label = dict(old.pods_by_label)
     slices = dict(old.slices_by_service)
-    for tag, ns in copied:
+    for tag, *rest in copied:
         if tag != "n":
             continue
+        ns = rest[0]
         if not by_ns[ns]:
             del by_ns[ns]
             pods_by_ns.pop(ns, None)
@@ -190,7 +220,9 @@ def _patch_index(old: _Index, removed: Sequence[Resource], added: Sequence[Resou
         for obj in added:
             if isinstance(obj, Service):
                 held.add(obj)
-    return _Index(by_kind, by_name, by_ns, pods_by_ns, pods_by_label, pods_by_node, slices, held)
+    nodes_changed = any(isinstance(o, Node) for o in (*removed, *added))
+    ordered = None if nodes_changed else old.ordered_nodes
+    return _Index(by_kind, by_name, by_ns, pods_by_ns, pods_by_label, pods_by_node, slices, held, ordered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,16 +250,24 @@ class ClusterState:
 
     def of_kind(self, kind: str, namespace: str | None = None) -> list[Resource]:
         """Objects of ``kind`` (all namespaces when ``namespace`` is None), sorted by ref."""
-        objs = self.index.by_kind.get(kind, {})
-        out = [o for o in objs.values() if namespace is None or o.metadata.namespace == namespace]
+        out = list(self.all_of_kind(kind, namespace))
         out.sort(key=lambda o: o.ref)
         return out
+
+    def all_of_kind(self, kind: str, namespace: str | None = None) -> Iterator[Resource]:
+        """Objects of ``kind`` in no particular order: for indexes that sort nothing."""
+        parts = self.index.by_kind.get(kind, {})
+        if namespace is not None:
+            yield from parts.get(namespace, {}).values()
+            return
+        for objs in parts.values():
+            yield from objs.values()
 
     def typed(self, cls: type[R], namespace: str | None = None) -> list[R]:
         return cast(list[R], self.of_kind(cls.KIND, namespace))
 
     def get(self, kind: str, namespace: str, name: str) -> Resource | None:
-        return self.index.by_name.get((kind, namespace, name))
+        return self.index.by_name.get(namespace, {}).get((kind, name))
 
     def find(self, ref: ObjectRef) -> Resource | None:
         return self.objects.get(ref)
@@ -235,6 +275,15 @@ class ClusterState:
     @property
     def nodes(self) -> list[Node]:
         return self.typed(Node)
+
+    def ordered_nodes(self) -> tuple[Node, ...]:
+        """The nodes in the cluster config's order (``node_order``), the order controllers use."""
+        index = self.index
+        if index.ordered_nodes is None:
+            by_name = {n.metadata.name: n for n in self.nodes}
+            names = self.node_order or tuple(sorted(by_name))
+            index.ordered_nodes = tuple(by_name[n] for n in names if n in by_name)
+        return index.ordered_nodes
 
     @property
     def namespaces(self) -> list[Namespace]:
@@ -278,19 +327,18 @@ class ClusterState:
             key=lambda s: s.metadata.name,
         )
 
-    def service_allocations(self, excluding: Iterable[str] = ()) -> ServiceAllocations:
-        """What every Service holds, less the Services of the ``excluding`` namespaces."""
+    def service_allocations(self, excluding: Iterable[ObjectRef] = ()) -> ServiceAllocations:
+        """What every Service holds, less the Services ``excluding`` names."""
         index = self.index
         if index.held is None:
             index.held = ServiceAllocations.of(self.services())
-        skip = set(excluding)
-        if not skip:
+        skip = [self.objects.get(ref) for ref in excluding]
+        if not any(skip):
             return index.held
         held = index.held.copy()
-        for ns in skip:
-            for obj in index.by_ns.get(ns, {}).values():
-                if isinstance(obj, Service):
-                    held.remove(obj)
+        for obj in skip:
+            if isinstance(obj, Service):
+                held.remove(obj)
         return held
 
     def in_namespace(self, namespace: str) -> list[Resource]:

@@ -126,13 +126,13 @@ class ZoneIndex:
     ) -> ZoneIndex:
         """Index ``state``. ``serial`` is the SOA serial; CoreDNS uses the Unix time of the last
         change it saw, the model (which has no clock) a checksum of what it indexed."""
-        kinds = state.index.by_kind
+        kinds = state.all_of_kind
         return build_index(
-            [o.metadata.name for o in kinds.get("Namespace", {}).values()],
-            [o for o in kinds.get("Service", {}).values() if isinstance(o, Service)],
+            [o.metadata.name for o in kinds("Namespace")],
+            [o for o in kinds("Service") if isinstance(o, Service)],
             [] if noendpoints else
-            [o for o in kinds.get("EndpointSlice", {}).values() if isinstance(o, EndpointSlice)],
-            [o for o in kinds.get("Pod", {}).values() if isinstance(o, Pod)],
+            [o for o in kinds("EndpointSlice") if isinstance(o, EndpointSlice)],
+            [o for o in kinds("Pod") if isinstance(o, Pod)],
             endpoint_pod_names=endpoint_pod_names,
             noendpoints=noendpoints,
             serial=serial,
