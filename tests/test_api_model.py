@@ -65,10 +65,17 @@ def test_type_mismatch_is_reported_like_the_api_server() -> None:
 
 def test_invalid_yaml_names_file_line_and_column() -> None:
     result = parse_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [a\n", "bad.yaml")
-    assert len(result.errors) == 1
-    assert result.errors[0].startswith("error: error parsing bad.yaml:")
-    line, col = result.errors[0].split("bad.yaml:")[1].split(":")[:2]
-    assert int(line) >= 4 and int(col) >= 1
+    assert result.errors == [
+        "error: error parsing bad.yaml: error converting YAML to JSON: yaml: line 5, column 1: "
+        "did not find expected ',' or ']'"
+    ]
+
+
+def test_invalid_json_names_line_and_column() -> None:
+    result = parse_text('{"apiVersion": "v1",\n "kind": }', "bad.json")
+    assert result.errors == [
+        "error: error parsing bad.json: invalid JSON: line 2, column 10: Expecting value"
+    ]
 
 
 def test_missing_api_version_and_kind() -> None:

@@ -111,12 +111,11 @@ def _yaml_documents(text: str, path: str) -> Iterator[tuple[int, Any]]:
 
 
 def _describe_yaml_error(err: yaml.YAMLError, path: str) -> str:
+    """kubectl's wording (``error converting YAML to JSON: yaml: line N: …``) plus the column."""
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     problem = getattr(err, "problem", None) or str(err)
-    context = getattr(err, "context", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
-    detail = f"{context} {problem}" if context else problem
-    return f"error: error parsing {where}: {detail.strip()}"
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"error: error parsing {path}: error converting YAML to JSON: yaml: {where}{problem.strip()}"
 
 
 def parse_text(text: str, path: str) -> LoadResult:
@@ -128,7 +127,9 @@ def parse_text(text: str, path: str) -> LoadResult:
         try:
             raw_docs.append((1, json.loads(text)))
         except json.JSONDecodeError as e:
-            result.errors.append(f"error: error parsing {path}:{e.lineno}:{e.colno}: {e.msg}")
+            result.errors.append(
+                f"error: error parsing {path}: invalid JSON: line {e.lineno}, column {e.colno}: {e.msg}"
+            )
             return result
     else:
         try:
