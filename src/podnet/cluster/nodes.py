@@ -34,10 +34,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from podnet.api.core import Condition, Node, NodeAddress, NodeSpec, NodeStatus, Taint
 from podnet.api.defaults import stable_uid
-from podnet.api.frozen import FrozenDict
+from podnet.api.frozen import FrozenDict, freeze
 from podnet.api.meta import ObjectMeta
 from podnet.cluster.allocators import AllocationError, PodCIDRAllocator
 from podnet.cluster.config import DEFAULT_UNDERLAY, ClusterConfig, NodeConfig, default_nodes
@@ -300,10 +301,27 @@ def _from_config(
                 conditions=_CONDITIONS,
                 capacity=_CAPACITY,
                 allocatable=_CAPACITY,
+                extra=_NODE_INFO,
             ),
         )
         nodes.append(node.with_meta(uid=stable_uid(node)))
     return tuple(nodes)
+
+
+#: ``status.nodeInfo``: the Kubernetes behaviour podnet models, and what really runs the node.
+_NODE_INFO: FrozenDict[str, Any] = freeze(
+    {
+        "nodeInfo": {
+            "kubeletVersion": "v1.34.0-podnet",
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": "amd64",
+            "osImage": "podnet network namespace",
+            "containerRuntimeVersion": "podnet://0.1.0",
+            "kernelVersion": "",
+        }
+    }
+)
 
 
 def _inside(cidrs: Sequence[str], networks: Sequence[IPNetwork]) -> bool:
