@@ -264,6 +264,15 @@ def config_delete_cluster(ctx: click.Context, name: str) -> None:
     click.echo(f"deleted cluster {name} from {store.home()}")
 
 
+# The commands of the other layers live in their own modules; registered here, in one place.
+from podnet.cli.policy_cmd import policy_group  # noqa: E402
+from podnet.cli.proxy_cmd import proxy_group  # noqa: E402
+from podnet.cli.trace_cmd import trace_cmd  # noqa: E402
+
+for _command in (trace_cmd, policy_group, proxy_group):
+    cli.add_command(_command)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="podnet")
