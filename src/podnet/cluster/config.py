@@ -33,6 +33,28 @@ PLUGIN_POD_SUBNETS = {
     "cilium": "10.0.0.0/8",
     "host": "172.18.0.0/16",
 }
+#: The options each plugin takes besides name, mode and mtu (``plugin: {name: calico,
+#: crossSubnet: true}``), with their type and default. The names are the real plugin's own:
+#: flannel's net-conf.json Backend keys (``VNI``, ``Port``, ``DirectRouting``), Calico's IPPool
+#: (``ipipMode/vxlanMode: CrossSubnet``, ``natOutgoing``, ``blockSize``) and BGPConfiguration
+#: (``asNumber``), Cilium's Helm values (``kubeProxyReplacement``, ``autoDirectNodeRoutes``).
+PLUGIN_OPTIONS: dict[str, dict[str, tuple[type, Any]]] = {
+    "flannel": {"vni": (int, 1), "port": (int, 8472), "directRouting": (bool, False)},
+    "calico": {
+        "crossSubnet": (bool, False),
+        "natOutgoing": (bool, True),
+        "asNumber": (int, 64512),
+        "blockSize": (int, 26),
+    },
+    "cilium": {"kubeProxyReplacement": (bool, False), "autoDirectNodeRoutes": (bool, True)},
+    "host": {},
+}
+_OPTION_RANGES: dict[str, tuple[int, int]] = {
+    "vni": (1, 16777215),
+    "port": (1, 65535),
+    "asNumber": (1, 4294967295),
+    "blockSize": (20, 32),
+}
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 DEFAULT_NODE_PORT_RANGE = (30000, 32767)
 DEFAULT_LB_POOL = ("172.18.255.200-172.18.255.250",)
@@ -71,6 +93,15 @@ class PluginConfig:
     @property
     def effective_mode(self) -> str:
         return self.mode or PLUGIN_MODES[self.name][0]
+
+    def option(self, key: str) -> Any:
+        """A plugin option (:data:`PLUGIN_OPTIONS`), its default when the config does not set it."""
+        if key in self.options:
+            return self.options[key]
+        spec = PLUGIN_OPTIONS.get(self.name, {}).get(key)
+        if spec is None:
+            raise KeyError(f"{self.name} has no option {key!r}")
+        return spec[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +220,28 @@ def _check_plugin(name: str, mode: str, path: str) -> list[str]:
     return []
 
 
+def _check_plugin_options(name: str, options: Mapping[str, Any]) -> list[str]:
+    known = PLUGIN_OPTIONS.get(name)
+    if known is None:
+        return []
+    errors: list[str] = []
+    for key, value in options.items():
+        spec = known.get(key)
+        if spec is None:
+            supported = ", ".join(f'"{k}"' for k in known) or "none"
+            errors.append(f'plugin.{key}: Invalid value: "{key}": unknown field for plugin {name} '
+                          f"(supported: {supported})")
+            continue
+        kind = spec[0]
+        if kind is bool and not isinstance(value, bool):
+            errors.append(f"plugin.{key}: Invalid value: {value!r}: must be true or false")
+        elif kind is int:
+            lo, hi = _OPTION_RANGES.get(key, (0, 2**32))
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                errors.append(f"plugin.{key}: Invalid value: {value!r}: must be between {lo} and {hi}, inclusive")
+    return errors
+
+
 def _cidr_list(value: Any, path: str, errors: list[str]) -> tuple[str, ...]:
     items: list[Any]
     if isinstance(value, str):
@@ -299,6 +352,7 @@ def parse_config(data: Mapping[str, Any], base: ClusterConfig = DEFAULT) -> Clus
                 errors.append(f"plugin.mtu: Invalid value: {mtu!r}: must be between 576 and 65535, inclusive")
                 mtu = None
             options = {k: v for k, v in p.items() if k not in ("name", "mode", "mtu")}
+            errors.extend(_check_plugin_options(pname, options))
             if pname in PLUGINS:
                 cfg = replace(cfg, plugin=PluginConfig(pname, pmode, mtu, freeze(options)))
     if "nodes" in data:

@@ -34,6 +34,7 @@ blocks, Cilium's cluster-pool — supplies another implementation and registers 
 from __future__ import annotations
 
 import functools
+import importlib
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
@@ -218,6 +219,11 @@ def ipam_for(config: ClusterConfig, nodes: Sequence[Node]) -> PodIPAM:
     """The IPAM the cluster's network plugin uses: its registered one, else host-local on the
     nodes' podCIDRs (flannel's and the bridge plugin's)."""
     factory = _REGISTRY.get(config.plugin.name)
+    if factory is None:
+        # The plugins register their IPAMs (podnet.plugins.register_ipams); loaded on first use
+        # so that cluster/ never imports plugins/ at module import time.
+        importlib.import_module("podnet.plugins").register_ipams()
+        factory = _REGISTRY.get(config.plugin.name)
     if factory is not None:
         return factory(nodes, config)
     return NodeCIDRIPAM(nodes)

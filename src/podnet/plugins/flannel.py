@@ -1,0 +1,197 @@
+"""Flannel: the node's podCIDR as its lease, the bridge plugin for pods, VXLAN or host-gw between
+nodes (flannel-io/flannel ``pkg/backend/vxlan``, ``pkg/backend/hostgw``, flannel-io/cni-plugin,
+containernetworking/plugins ``plugins/main/bridge``; Documentation/backends.md).
+
+What a node gets
+----------------
+- ``flannel.<VNI>`` (VNI 1 on Linux): a VXLAN device with learning off, UDP port left to the
+  kernel's default 8472, MTU of the external interface minus 50 (``newVXLANDevice``:
+  ``MTU: devAttrs.MTU - 50``), and the lease's network address as a /32 ("so that no broadcast
+  routes are created"; it is the source for host-to-pod traffic).
+- For every other node, exactly one route, one ARP entry and one FDB entry
+  (``handleSubnetEvents``): ``<lease> via <lease.0> dev flannel.1 onlink``, ``<lease.0> lladdr
+  <VtepMAC> PERMANENT`` and ``<VtepMAC> dst <PublicIP> self permanent``. The VtepMAC is random
+  upstream (``mac.NewHardwareAddr``, then kept in the node annotation); here it is derived from the
+  node name. With ``DirectRouting`` a node on the same subnet gets a plain route instead.
+- host-gw: ``<lease> via <node IP> dev eth0`` per other node (``RouteNetwork.GetRoute``), which
+  the kernel refuses ("network is unreachable") for a gateway not on the node's subnet: host-gw
+  "requires direct layer2 connectivity between hosts".
+- ``cni0``: the bridge plugin's bridge (default name), holding the lease's ``.1`` (isGateway), MTU
+  FLANNEL_MTU. It exists once the node runs a pod. Pods get ``.2…`` from host-local, a host
+  ``veth…`` enslaved to cni0 (hairpin on) and, in the pod, a default route (isDefaultGateway in
+  kube-flannel.yml) plus the route to the whole flannel network that flannel's CNI plugin adds to
+  the IPAM routes.
+- Masquerade: flanneld's ``FLANNEL-POSTRTG`` chain (``trafficmngr/iptables masqRules``).
+- No NetworkPolicy: flannel is connectivity only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from podnet.api.core import Pod
+from podnet.api.frozen import FrozenDict
+from podnet.plugins.context import PlanContext, sort_routes
+from podnet.plugins.naming import bridge_veth_name
+from podnet.plugins.plan import (
+    Eth0,
+    Fdb,
+    Link,
+    MasqRule,
+    Neighbour,
+    NodePlan,
+    PodPlan,
+    Route,
+    local_mac,
+)
+
+__all__ = ["FLANNEL_MASQ_COMMENT", "VXLAN_OVERHEAD", "lease_of", "node_plan", "pod_mtu", "pod_plan", "vtep_mac"]
+
+VXLAN_OVERHEAD = 50
+FLANNEL_MASQ_COMMENT = '-m comment --comment "flanneld masq"'
+#: kube-proxy's masquerade mark, which flannel leaves alone (trafficmngr.KubeProxyMark).
+KUBE_PROXY_MARK = "0x4000/0x4000"
+
+
+def lease_of(ctx: PlanContext, node: str) -> ipaddress.IPv4Network | None:
+    """The node's flannel lease: its IPv4 podCIDR (kube subnet manager)."""
+    for cidr in ctx.nodes[node].pod_cidrs:
+        net = ipaddress.ip_network(cidr, strict=False)
+        if isinstance(net, ipaddress.IPv4Network):
+            return net
+    return None
+
+
+def vtep_mac(node: str, vni: int) -> str:
+    return local_mac(f"flannel.{vni}", node)
+
+
+def _vni(ctx: PlanContext) -> int:
+    return int(ctx.config.plugin.option("vni"))
+
+
+def device_name(ctx: PlanContext) -> str:
+    return f"flannel.{_vni(ctx)}"
+
+
+def pod_mtu(ctx: PlanContext, node: str) -> int:
+    """FLANNEL_MTU: the user's ``plugin.mtu``, else the node NIC's MTU (minus 50 for VXLAN)."""
+    if ctx.config.plugin.mtu:
+        return ctx.config.plugin.mtu
+    if ctx.config.plugin.effective_mode == "vxlan":
+        return ctx.mtu[node] - VXLAN_OVERHEAD
+    return ctx.mtu[node]
+
+
+def _cluster_cidr(ctx: PlanContext) -> str:
+    nets = ctx.pod_networks_v4()
+    return str(nets[0]) if nets else ""
+
+
+def node_plan(ctx: PlanContext, name: str) -> NodePlan:
+    mode = ctx.config.plugin.effective_mode
+    vni = _vni(ctx)
+    port = int(ctx.config.plugin.option("port"))
+    direct = bool(ctx.config.plugin.option("directRouting"))
+    ip = ctx.ip[name]
+    lease = lease_of(ctx, name)
+    mtu = pod_mtu(ctx, name)
+    dev = device_name(ctx)
+
+    links: list[Link] = [ctx.eth0(name)]
+    routes: list[Route] = list(ctx.base_routes(name))
+    neighbours: list[Neighbour] = []
+    fdb: list[Fdb] = []
+    warnings: list[str] = []
+
+    if mode == "vxlan":
+        links.append(
+            Link(dev, "vxlan", mtu, (f"{lease.network_address}/32",) if lease else (), vtep_mac(name, vni),
+                 vni=vni, port=port, local=ip)
+        )
+    pods = ctx.pods_by_node.get(name, [])
+    if lease is not None and pods:
+        links.append(Link("cni0", "bridge", mtu, (f"{lease.network_address + 1}/{lease.prefixlen}",),
+                          local_mac("cni0", name)))
+        for p in pods:
+            key = ctx.pod_key(p)
+            links.append(Link(bridge_veth_name(p.metadata.namespace, p.metadata.name), "veth", mtu,
+                              mac=local_mac("veth", key), master="cni0", peer=f"eth0 of {key}"))
+        routes.append(Route(str(lease), dev="cni0", proto="kernel", scope="link",
+                            src=str(lease.network_address + 1)))
+
+    for other in ctx.remotes(name):
+        remote = lease_of(ctx, other)
+        if remote is None:
+            continue
+        rip = ctx.ip[other]
+        if mode == "host-gw" or (direct and ctx.same_segment(name, other)):
+            if ctx.same_segment(name, other):
+                routes.append(Route(str(remote), via=rip, dev="eth0"))
+            else:
+                warnings.append(
+                    f"flanneld: Error adding route to {{Dst: {remote} Gw: {rip} Dev: eth0}}: network is "
+                    f"unreachable ({other} is on {ctx.subnet[other]}, not on this node's {ctx.subnet[name]}: "
+                    "host-gw needs every node on one L2 segment)"
+                )
+            continue
+        mac = vtep_mac(other, vni)
+        gw = str(remote.network_address)
+        neighbours.append(Neighbour(gw, mac, dev))
+        fdb.append(Fdb(mac, rip, dev))
+        routes.append(Route(str(remote), via=gw, dev=dev, onlink=True))
+
+    cluster = _cluster_cidr(ctx)
+    nat: list[str] = []
+    masq: list[MasqRule] = []
+    if cluster and lease is not None:
+        c = FLANNEL_MASQ_COMMENT
+        nat = [
+            f"-A POSTROUTING {c} -j FLANNEL-POSTRTG",
+            f"-A FLANNEL-POSTRTG -m mark --mark {KUBE_PROXY_MARK} {c} -j RETURN",
+            f"-A FLANNEL-POSTRTG -s {lease} -d {cluster} {c} -j RETURN",
+            f"-A FLANNEL-POSTRTG -s {cluster} -d {lease} {c} -j RETURN",
+            f"-A FLANNEL-POSTRTG ! -s {cluster} -d {lease} {c} -j RETURN",
+            f"-A FLANNEL-POSTRTG -s {cluster} ! -d 224.0.0.0/4 {c} -j MASQUERADE --random-fully",
+            f"-A FLANNEL-POSTRTG ! -s {cluster} -d {cluster} {c} -j MASQUERADE --random-fully",
+        ]
+        masq.append(MasqRule((cluster,), (cluster, "224.0.0.0/4"), None, nat[5]))
+
+    return NodePlan(
+        name=name,
+        internal_ip=ip,
+        subnet=str(ctx.subnet[name]),
+        gateway=ctx.gateway(name),
+        pod_cidrs=(str(lease),) if lease else (),
+        links=tuple(links),
+        routes=sort_routes(routes),
+        neighbours=tuple(neighbours),
+        fdb=tuple(fdb),
+        sysctls=FrozenDict({"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "1"}),
+        nat=tuple(nat),
+        masquerade=tuple(masq),
+        warnings=tuple(warnings),
+    )
+
+
+def pod_plan(ctx: PlanContext, pod: Pod) -> PodPlan:
+    node = pod.spec.node_name
+    key = ctx.pod_key(pod)
+    lease = lease_of(ctx, node)
+    ip = next((i for i in pod.ips if ":" not in i), pod.ips[0])
+    prefix = lease.prefixlen if lease else 24
+    gw = str(lease.network_address + 1) if lease else ""
+    routes = [Route("default", via=gw, dev="eth0")]
+    cluster = _cluster_cidr(ctx)
+    if cluster:
+        routes.append(Route(cluster, via=gw, dev="eth0"))
+    if lease:
+        routes.append(Route(str(lease), dev="eth0", proto="kernel", scope="link", src=ip))
+    return PodPlan(
+        name=key,
+        node=node,
+        ip=ip,
+        eth0=Eth0((f"{ip}/{prefix}",), pod_mtu(ctx, node), local_mac("eth0", key)),
+        host_if=bridge_veth_name(pod.metadata.namespace, pod.metadata.name),
+        routes=sort_routes(routes),
+    )
