@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON="${PYTHON:-python3}"
-DEBIAN_PACKAGES=(python3-venv python3-pip iproute2 nftables)
+DEBIAN_PACKAGES=(python3-venv python3-pip iproute2 nftables iperf3 tcpdump iputils-ping)
 
 need_apt=()
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -265,12 +265,13 @@ def config_delete_cluster(ctx: click.Context, name: str) -> None:
 
 
 # The commands of the other layers live in their own modules; registered here, in one place.
+from podnet.cli.dns_cmd import dns_group  # noqa: E402
 from podnet.cli.plan_cmd import plan as plan_group  # noqa: E402
 from podnet.cli.policy_cmd import policy_group  # noqa: E402
 from podnet.cli.proxy_cmd import proxy_group  # noqa: E402
 from podnet.cli.trace_cmd import trace_cmd  # noqa: E402
 
-for _command in (trace_cmd, policy_group, proxy_group, plan_group):
+for _command in (dns_group, trace_cmd, policy_group, proxy_group, plan_group):
     cli.add_command(_command)
 
 
