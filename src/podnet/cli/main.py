@@ -264,14 +264,31 @@ def config_delete_cluster(ctx: click.Context, name: str) -> None:
     click.echo(f"deleted cluster {name} from {store.home()}")
 
 
-# The commands of the other layers live in their own modules; registered here, in one place.
+# The commands of the other layers live in their own modules; they are registered here, in
+# one place, so that `podnet --help` lists everything a user can type.
+from podnet.cli.check_cmd import check_cmd  # noqa: E402
+from podnet.cli.diff_cmd import diff_cmd  # noqa: E402
 from podnet.cli.dns_cmd import dns_group  # noqa: E402
+from podnet.cli.ingress_cmd import ingress_group  # noqa: E402
+from podnet.cli.lint_cmd import lint_cmd  # noqa: E402
 from podnet.cli.plan_cmd import plan as plan_group  # noqa: E402
 from podnet.cli.policy_cmd import policy_group  # noqa: E402
 from podnet.cli.proxy_cmd import proxy_group  # noqa: E402
 from podnet.cli.trace_cmd import trace_cmd  # noqa: E402
+from podnet.cli.up_cmd import COMMANDS as UP_COMMANDS  # noqa: E402
 
-for _command in (dns_group, trace_cmd, policy_group, proxy_group, plan_group):
+for _command in (
+    dns_group,
+    trace_cmd,
+    policy_group,
+    proxy_group,
+    plan_group,
+    ingress_group,
+    lint_cmd,
+    check_cmd,
+    diff_cmd,
+    *UP_COMMANDS,
+):
     cli.add_command(_command)
 
 

@@ -877,6 +877,11 @@ class Runner:
             for s in self.servers:
                 await s.start()
                 started.append(s)
+            if self.report is not None and self.parent_pid is not None:
+                # A worker tells the first one it answers, so that `listening on` is printed only
+                # once every worker sharing the port does.
+                with contextlib.suppress(OSError):
+                    self.report.send(READY_MESSAGE)
             if self.announce:
                 for s in self.servers:
                     host, port = s.address
@@ -937,6 +942,11 @@ def reserve_port(host: str) -> int:
     raise OSError("no free port")
 
 
+#: What a worker sends the first one once its sockets answer, and how long that may take.
+READY_MESSAGE = b"podnet-dns-worker-ready"
+WORKER_START_TIMEOUT = 60.0
+
+
 def run_workers(make: Callable[[int], Runner], workers: int) -> int:
     """Run ``workers`` processes answering on the same addresses (SO_REUSEPORT: the kernel
     spreads the clients over them, as CoreDNS's ``multisocket`` does with goroutines): fork
@@ -975,6 +985,13 @@ def run_workers(make: Callable[[int], Runner], workers: int) -> int:
                 os._exit(code)
         theirs.close()
         children.append((pid, ours))
+    for pid, sk in children:  # wait until every worker answers on the shared port
+        sk.settimeout(WORKER_START_TIMEOUT)
+        try:
+            while sk.recv(65536) != READY_MESSAGE:
+                pass
+        except OSError:
+            print(f"error: DNS worker {pid} did not start", file=sys.stderr, flush=True)
     runner = make(0)
     runner.children = [sk for _, sk in children]
     try:

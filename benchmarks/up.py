@@ -1,0 +1,154 @@
+"""``podnet up`` and ``podnet down`` for real: 3 nodes / 100 pods and 10 nodes / 1,000 pods.
+
+Runs the commands a user types (``podnet up -d -f …``, ``podnet down``) against generated
+manifests (Deployments of agnhost-like pods behind Services, spread by the scheduler), as root,
+and reports the wall time of each, the daemon's own phase timings, and its resident memory once
+everything is served. Targets (issue 7): up < 10 s for 3/100 and < 60 s for 10/1000, down < 5 s.
+
+    sudo .venv/bin/python benchmarks/up.py            # both sizes
+    sudo .venv/bin/python benchmarks/up.py --sizes 3x100 --plugin calico:vxlan
+    sudo .venv/bin/python benchmarks/up.py --json
+
+Everything lives in namespaces named ``pn-bench<pid>…`` and is removed at the end (and on error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def manifests(pods: int, per_deployment: int = 25) -> str:
+    """``pods`` pods (system pods not counted) in Deployments of ``per_deployment`` replicas,
+    each behind a ClusterIP Service, in namespace ``bench``."""
+    docs = ["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n"]
+    i = 0
+    left = pods
+    while left > 0:
+        n = min(per_deployment, left)
+        name = f"app{i}"
+        docs.append(f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: bench}}
+spec:
+  replicas: {n}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+      - name: web
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        ports: [{{containerPort: 8080, name: http}}]
+""")
+        docs.append(f"""apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: bench}}
+spec:
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: http}}]
+""")
+        left -= n
+        i += 1
+    return "---\n".join(docs)
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def run_size(nodes: int, pods: int, plugin: str, home: Path, cluster: str) -> dict[str, object]:
+    env = {**os.environ, "PODNET_HOME": str(home), "PODNET_INGRESS_PORTS": "off"}
+    path = home / f"bench-{nodes}x{pods}.yaml"
+    path.write_text(manifests(pods))
+    podnet = [sys.executable, "-m", "podnet.cli.main"]
+    base = ["--cluster", cluster, "--nodes", str(nodes), "--plugin", plugin]
+    # the state alone (model), so that `up` measures the real network, not the controllers
+    t0 = time.perf_counter()
+    subprocess.run([*podnet, "apply", "-f", str(path), *base], env=env, check=True,
+                   capture_output=True, cwd=ROOT)
+    apply_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    up = subprocess.run([*podnet, "up", "-d", "--cluster", cluster], env=env,
+                        capture_output=True, text=True, cwd=ROOT)
+    up_s = time.perf_counter() - t0
+    if up.returncode != 0:
+        raise RuntimeError(f"podnet up failed:\n{up.stdout}\n{up.stderr}")
+    rt = json.loads((home / cluster / "runtime.json").read_text())
+    pid = int(rt["pid"])
+    rss = rss_kib(pid)
+    namespaces = len([n for n in os.listdir("/run/netns") if n.startswith(f"pn-{cluster}-")])
+    t0 = time.perf_counter()
+    subprocess.run([*podnet, "down", "--cluster", cluster], env=env, check=True,
+                   capture_output=True, cwd=ROOT)
+    down_s = time.perf_counter() - t0
+    left = [n for n in os.listdir("/run/netns") if n.startswith(f"pn-{cluster}-")]
+    subprocess.run([*podnet, "config", "delete-cluster", cluster], env=env, capture_output=True,
+                   cwd=ROOT)
+    return {
+        "nodes": nodes,
+        "pods": pods,
+        "pods_served": rt.get("ready_pods"),
+        "plugin": plugin,
+        "namespaces": namespaces,
+        "apply_s": round(apply_s, 2),
+        "up_s": round(up_s, 2),
+        "down_s": round(down_s, 2),
+        "phases_s": rt.get("seconds"),
+        "daemon_rss_mib": round(rss / 1024, 1) if rss else None,
+        "left_behind": left,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="3x100,10x1000", help="NODESxPODS,… (default: %(default)s)")
+    ap.add_argument("--plugin", default="flannel:vxlan")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        print("benchmarks/up.py needs root (it builds real namespaces)", file=sys.stderr)
+        return 2
+    results = []
+    with tempfile.TemporaryDirectory(prefix="podnet-bench-") as tmp:
+        home = Path(tmp)
+        for i, size in enumerate(args.sizes.split(",")):
+            nodes, pods = (int(x) for x in size.lower().split("x"))
+            cluster = f"bench{os.getpid()}{i}"
+            try:
+                results.append(run_size(nodes, pods, args.plugin, home, cluster))
+            finally:
+                env = {**os.environ, "PODNET_HOME": str(home)}
+                subprocess.run([sys.executable, "-m", "podnet.cli.main", "down", "--cluster",
+                                cluster], env=env, capture_output=True, cwd=ROOT)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"{'size':>10} {'plugin':>14} {'up s':>7} {'down s':>7} {'netns':>6} {'served':>7} "
+          f"{'RSS MiB':>8}  phases (s)")
+    for r in results:
+        phases = " ".join(f"{k}={v}" for k, v in (r["phases_s"] or {}).items())  # type: ignore[union-attr]
+        print(f"{str(r['nodes']) + 'x' + str(r['pods']):>10} {r['plugin']:>14} {r['up_s']:>7} "
+              f"{r['down_s']:>7} {r['namespaces']:>6} {r['pods_served']!s:>7} "
+              f"{r['daemon_rss_mib']!s:>8}  {phases}")
+        if r["left_behind"]:
+            print(f"  LEFT BEHIND: {r['left_behind']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
