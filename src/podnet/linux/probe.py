@@ -24,8 +24,10 @@ def _checksum(data: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def ping(ns: str, dst: str, timeout: float = 1.0, count: int = 1) -> float | None:
-    """ICMP echo from ``ns`` to ``dst``; the round-trip time of the first reply, None if none."""
+def ping(ns: str, dst: str, timeout: float = 1.0, count: int = 3) -> float | None:
+    """ICMP echo from ``ns`` to ``dst``: up to ``count`` echoes, ``timeout`` seconds each; the
+    round-trip time of the first reply, None if none. More than one echo because the first can
+    be spent on ARP resolution of a freshly built path on a busy machine."""
     sock = netns.socket_in(ns, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     try:
         ident = os.getpid() & 0xFFFF
