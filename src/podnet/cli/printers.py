@@ -35,23 +35,11 @@ from podnet.api.selectors import LabelSelector
 from podnet.api.workloads import CronJob, DaemonSet, Deployment, Job, ReplicaSet, StatefulSet
 from podnet.cli.kinds import ENDPOINTS, ResourceType, type_of
 from podnet.cli.tabwriter import table
-from podnet.cluster.config import PluginConfig
+from podnet.cluster.config import PLUGIN_MODELS, PluginConfig
 from podnet.cluster.state import ClusterState
 
 NONE = "<none>"
 UNKNOWN = "<unknown>"
-#: What a node's network model is, by plugin and mode.
-_MODELS = {
-    ("flannel", "vxlan"): "overlay",
-    ("flannel", "host-gw"): "underlay",
-    ("calico", "ipip"): "overlay",
-    ("calico", "vxlan"): "overlay",
-    ("calico", "bgp"): "underlay",
-    ("cilium", "vxlan"): "overlay",
-    ("cilium", "geneve"): "overlay",
-    ("cilium", "native"): "underlay",
-}
-
 OUTPUT_FORMATS = ("json", "name", "wide", "yaml")
 
 
@@ -73,7 +61,7 @@ def network_model(plugin: PluginConfig) -> str:
     """overlay, underlay or host-based, from the plugin and its mode."""
     if plugin.name == "host":
         return "host-based"
-    return _MODELS.get((plugin.name, plugin.effective_mode), UNKNOWN)
+    return PLUGIN_MODELS.get((plugin.name, plugin.effective_mode), UNKNOWN)
 
 
 # ------------------------------------------------------------------------------------ time

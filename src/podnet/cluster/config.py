@@ -26,6 +26,20 @@ PLUGIN_MODES: dict[str, tuple[str, ...]] = {
     "cilium": ("vxlan", "geneve", "native"),
     "host": ("routed",),
 }
+#: The network model of each plugin and mode, in the seed's words: overlay (pod traffic
+#: encapsulated between nodes), underlay (the network carries pod routes), host-based (pods take
+#: addresses from the node's own subnet).
+PLUGIN_MODELS: dict[tuple[str, str], str] = {
+    ("flannel", "vxlan"): "overlay",
+    ("flannel", "host-gw"): "underlay",
+    ("calico", "ipip"): "overlay",
+    ("calico", "vxlan"): "overlay",
+    ("calico", "bgp"): "underlay",
+    ("cilium", "vxlan"): "overlay",
+    ("cilium", "geneve"): "overlay",
+    ("cilium", "native"): "underlay",
+    ("host", "routed"): "host-based",
+}
 #: The pod network each plugin uses when the config does not give one.
 PLUGIN_POD_SUBNETS = {
     "flannel": "10.244.0.0/16",

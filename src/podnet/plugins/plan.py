@@ -16,9 +16,10 @@ import hashlib
 import ipaddress
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from podnet.api.frozen import EMPTY, FrozenDict
+from podnet.cluster.config import PLUGIN_MODELS
 
 __all__ = [
     "Eth0",
@@ -43,26 +44,12 @@ LinkKind = Literal["vxlan", "bridge", "veth", "ipip", "geneve", "dummy"]
 RouteType = Literal["unicast", "blackhole"]
 Model = Literal["overlay", "underlay", "host-based"]
 
-#: Per (plugin, mode): the network model, in the words of the seed (and `get nodes -o wide`).
-_MODELS: dict[tuple[str, str], Model] = {
-    ("flannel", "vxlan"): "overlay",
-    ("flannel", "host-gw"): "underlay",
-    ("calico", "ipip"): "overlay",
-    ("calico", "vxlan"): "overlay",
-    ("calico", "bgp"): "underlay",
-    ("cilium", "vxlan"): "overlay",
-    ("cilium", "geneve"): "overlay",
-    ("cilium", "native"): "underlay",
-    ("host", "routed"): "host-based",
-}
-
-
 def network_model(plugin: str, mode: str) -> Model:
     """overlay (pod traffic encapsulated between nodes), underlay (the network carries pod
     routes) or host-based (pods take addresses from the node's own subnet)."""
     if plugin == "host":
         return "host-based"
-    return _MODELS[(plugin, mode)]
+    return cast(Model, PLUGIN_MODELS[(plugin, mode)])
 
 
 def local_mac(*parts: str) -> str:
