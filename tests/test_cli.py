@@ -756,3 +756,21 @@ def test_apply_with_an_invalid_object_changes_nothing(home: Path, app: Path, tmp
         "must be between 1 and 65535, inclusive" in r.stderr
     )
     assert "b-port.yaml (document 1)" in r.stderr
+
+
+def test_ingress_hosts_column_counts_rules_as_kubectl_does() -> None:
+    """kubectl's formatHosts (pkg/printers/internalversion/printers.go): three hosts, then
+    ``+ N more...`` with N = len(rules) - 3, host-less rules included."""
+    from types import SimpleNamespace
+
+    from podnet.cli.printers import format_ingress_hosts
+
+    def rules(*hosts: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(host=h) for h in hosts]
+
+    assert format_ingress_hosts(rules()) == "*"
+    assert format_ingress_hosts(rules("")) == "*"
+    assert format_ingress_hosts(rules("a", "", "b")) == "a,b"
+    assert format_ingress_hosts(rules("a", "b", "c")) == "a,b,c"
+    assert format_ingress_hosts(rules("a", "b", "c", "")) == "a,b,c + 1 more..."
+    assert format_ingress_hosts(rules("a", "b", "c", "d", "e")) == "a,b,c + 2 more..."

@@ -508,11 +508,26 @@ def _cj_wide(c: CronJob, pr: Printer) -> list[str]:
     return [*_names_images(spec.template), format_label_selector(spec.selector)]
 
 
+def format_ingress_hosts(rules: Sequence[Any]) -> str:
+    """kubectl's formatHosts: the first three hosts; once three are listed, every further rule
+    (host or not) counts in ``+ N more...`` as ``len(rules) - 3``."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.host:
+            hosts.append(rule.host)
+    if not hosts:
+        return "*"
+    text = ",".join(hosts)
+    return f"{text} + {len(rules) - 3} more..." if more else text
+
+
 def _ing_row(i: Ingress, pr: Printer) -> list[str]:
-    hosts = [r.host for r in i.spec.rules if r.host]
     return [
         i.spec.ingress_class_name or NONE,
-        list_with_more(hosts, empty="*"),
+        format_ingress_hosts(i.spec.rules),
         _lb_ingress(i.status.load_balancer.ingress, pr.wide),
         "80, 443" if i.spec.tls else "80",
         pr.age(i),
