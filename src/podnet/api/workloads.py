@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from podnet.api.codec import Struct
-from podnet.api.core import PodTemplateSpec
+from collections.abc import Mapping
+
+from podnet.api.core import Pod, PodSpec, PodTemplateSpec, ReplicationController
 from podnet.api.frozen import EMPTY, FrozenDict
 from podnet.api.meta import ObjectMeta, Resource
 from podnet.api.selectors import LabelSelector
@@ -133,3 +135,32 @@ class CronJob(Resource):
 
     spec: CronJobSpec = CronJobSpec()
     status: FrozenDict[str, Any] = EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class PodTemplate:
+    """Where an object's pods are written: the pod spec, its field path, and the pods' labels."""
+
+    spec: PodSpec
+    path: str  # "spec" (Pod), "spec.template.spec" (Deployment…), "spec.jobTemplate.spec.template.spec"
+    labels: Mapping[str, str]
+
+
+def pod_template_of(obj: Resource) -> PodTemplate | None:
+    """The pod template of a workload (or the spec of a bare Pod); None for other kinds.
+
+    The one place that knows where each kind keeps its pods' spec: reconciliation, lint and
+    the printers ask it instead of knowing the shapes themselves.
+    """
+    if isinstance(obj, Pod):
+        return PodTemplate(obj.spec, "spec", obj.metadata.labels)
+    if isinstance(obj, (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job)):
+        t = obj.spec.template
+        return PodTemplate(t.spec, "spec.template.spec", t.metadata.labels)
+    if isinstance(obj, ReplicationController) and obj.spec.template is not None:
+        t = obj.spec.template
+        return PodTemplate(t.spec, "spec.template.spec", t.metadata.labels)
+    if isinstance(obj, CronJob):
+        t = obj.spec.job_template.spec.template
+        return PodTemplate(t.spec, "spec.jobTemplate.spec.template.spec", t.metadata.labels)
+    return None

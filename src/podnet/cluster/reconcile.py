@@ -22,11 +22,12 @@ import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from podnet.api.core import Namespace, Node, Pod, PodTemplateSpec, Service
+from podnet.api.core import Namespace, Node, Pod, Service
 from podnet.api.defaults import default_namespace
 from podnet.api.discovery import EndpointSlice
 from podnet.api.meta import ObjectMeta, ObjectRef, Resource
 from podnet.api.networking import Ingress, IngressClass
+from podnet.api.workloads import pod_template_of
 from podnet.cluster import endpointslices, ingress_status, ipam, nodes, scheduler, services
 from podnet.cluster import system, workloads
 from podnet.cluster.config import ClusterConfig
@@ -49,9 +50,6 @@ class _Work:
     def put(self, objs: Iterable[Resource]) -> None:
         for o in objs:
             self.objects[o.ref] = o
-
-    def of(self, cls: type[Resource]) -> list[Resource]:
-        return [o for o in self.objects.values() if type(o) is cls]
 
 
 def reconcile(
@@ -138,11 +136,8 @@ _CLUSTER_WIDE_NAMESPACES = frozenset({"", "kube-system", "ingress-nginx"})
 
 
 def _declares_host_ports(obj: Resource) -> bool:
-    spec = getattr(obj, "spec", None)
-    template = getattr(spec, "template", None)
-    pod_spec = template.spec if isinstance(template, PodTemplateSpec) else getattr(obj, "spec", None)
-    all_ports = getattr(pod_spec, "all_ports", None)
-    return bool(all_ports and any(p.host_port for p in all_ports()))
+    template = pod_template_of(obj)
+    return template is not None and any(p.host_port for p in template.spec.all_ports())
 
 
 def reconcile_change(

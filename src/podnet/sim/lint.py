@@ -34,7 +34,7 @@ from podnet.api.core import Container, Namespace, Pod, PodSpec, Service
 from podnet.api.loader import Source
 from podnet.api.meta import ObjectRef, Resource
 from podnet.api.selectors import Selector
-from podnet.api.workloads import CronJob, DaemonSet, Deployment, Job, ReplicaSet, StatefulSet
+from podnet.api.workloads import PodTemplate, pod_template_of
 from podnet.cluster.state import ClusterState
 from podnet.policy.index import PolicyIndex
 from podnet.sim.findings import RANK, RULES, Finding, ObjectId, Rule, Severity
@@ -83,15 +83,6 @@ def all_rules() -> dict[str, Rule]:
 
 
 # ------------------------------------------------------------------------------------ context
-
-
-@dataclass(frozen=True, slots=True)
-class PodTemplate:
-    """Where a workload's pods are written: the template's spec and its field path."""
-
-    spec: PodSpec
-    path: str  # "spec.template.spec" (Deployment…), "spec" (Pod), "spec.jobTemplate.spec.template.spec"
-    labels: Mapping[str, str]
 
 
 class LintContext:
@@ -190,15 +181,7 @@ class LintContext:
     @staticmethod
     def template(obj: Resource) -> PodTemplate | None:
         """The pod template of a workload (or the spec of a bare Pod)."""
-        if isinstance(obj, Pod):
-            return PodTemplate(obj.spec, "spec", obj.metadata.labels)
-        if isinstance(obj, (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job)):
-            t = obj.spec.template
-            return PodTemplate(t.spec, "spec.template.spec", t.metadata.labels)
-        if isinstance(obj, CronJob):
-            t = obj.spec.job_template.spec.template
-            return PodTemplate(t.spec, "spec.jobTemplate.spec.template.spec", t.metadata.labels)
-        return None
+        return pod_template_of(obj)
 
     def container_path(self, obj: Resource, pod: Pod, container: Container) -> str:
         """The field path of ``container`` (one of ``pod``'s) in the workload ``obj``."""
