@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from podnet.cluster.system import corefile
 from podnet.dns.names import cidr_zones, is_domain_name, normalize
 
 #: Every plugin CoreDNS compiles in, in plugin.cfg order (the order handlers run in).
@@ -939,32 +940,9 @@ def parse_corefile(text: str, filename: str = "Corefile") -> Corefile:
 
 
 def kubeadm_corefile(cluster_domain: str = "cluster.local") -> str:
-    """The Corefile ``kubeadm init`` installs (cmd/kubeadm/app/phases/addons/dns/manifests.go)."""
-    return (
-        ".:53 {\n"
-        "    errors\n"
-        "    health {\n"
-        "       lameduck 5s\n"
-        "    }\n"
-        "    ready\n"
-        f"    kubernetes {cluster_domain} in-addr.arpa ip6.arpa {{\n"
-        "       pods insecure\n"
-        "       fallthrough in-addr.arpa ip6.arpa\n"
-        "       ttl 30\n"
-        "    }\n"
-        "    prometheus :9153\n"
-        "    forward . /etc/resolv.conf {\n"
-        "       max_concurrent 1000\n"
-        "    }\n"
-        "    cache 30 {\n"
-        f"       disable success {cluster_domain}\n"
-        f"       disable denial {cluster_domain}\n"
-        "    }\n"
-        "    loop\n"
-        "    reload\n"
-        "    loadbalance\n"
-        "}\n"
-    )
+    """The Corefile ``kubeadm init`` installs (cmd/kubeadm/app/phases/addons/dns/manifests.go):
+    the text of the ``kube-system/coredns`` ConfigMap the cluster layer creates."""
+    return corefile(cluster_domain)
 
 
 def iter_directives(block: ServerBlock) -> Iterator[Directive]:

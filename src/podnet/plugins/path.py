@@ -21,7 +21,7 @@ backend sees. :class:`PacketPath` marks where the Service and policy hops go (``
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -124,6 +124,25 @@ class Translation:
     at_socket: bool | None = None
 
 
+def shift_anchors(
+    anchors: Mapping[str, int | None], anchor: str, count: int
+) -> dict[str, int | None]:
+    """Anchor positions after ``count`` hops are inserted at ``anchor``: that anchor and every
+    later one (by position, then by ANCHORS order at the same position) move along."""
+    at = anchors[anchor]
+    assert at is not None
+    rank = ANCHORS.index(anchor)
+    moved: dict[str, int | None] = {}
+    for name, idx in anchors.items():
+        if idx is None:
+            moved[name] = None
+        elif name == anchor or idx > at or (idx == at and ANCHORS.index(name) > rank):
+            moved[name] = idx + count
+        else:
+            moved[name] = idx
+    return moved
+
+
 @dataclass(frozen=True, slots=True)
 class PacketPath:
     src: Source
@@ -147,15 +166,7 @@ class PacketPath:
         at = self.anchors.get(anchor)
         if at is None:
             raise ValueError(f"the packet never reaches the {anchor} point of this path")
-        rank = ANCHORS.index(anchor)
-        moved: dict[str, int | None] = {}
-        for name, idx in self.anchors.items():
-            if idx is None:
-                moved[name] = None
-            elif name == anchor or idx > at or (idx == at and ANCHORS.index(name) > rank):
-                moved[name] = idx + len(hops)
-            else:
-                moved[name] = idx
+        moved = shift_anchors(self.anchors, anchor, len(hops))
         return replace(self, hops=self.hops[:at] + tuple(hops) + self.hops[at:], anchors=moved)
 
     def before(self, anchor: str) -> tuple[Hop, ...]:

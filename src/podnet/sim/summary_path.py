@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 from podnet.cluster.config import ClusterConfig
 from podnet.cluster.state import ClusterState
+from podnet.plugins.path import ANCHORS, shift_anchors
 from podnet.sim.hops import Hop, hop_from
 
 __all__ = ["ANCHORS", "Path", "Tunnel", "plugin_path", "plugin_path_module", "summary_path",
            "tunnel_of"]
 
-ANCHORS = ("service", "policy-egress", "policy-ingress")
 EndKind = Literal["pod", "node", "outside"]
 
 
@@ -56,17 +56,8 @@ class Path:
         at = self.anchors.get(anchor)
         if at is None:
             return False
-        rank = ANCHORS.index(anchor)
-        moved: dict[str, int | None] = {}
-        for name, idx in self.anchors.items():
-            if idx is None:
-                moved[name] = None
-            elif name == anchor or idx > at or (idx == at and ANCHORS.index(name) > rank):
-                moved[name] = idx + len(hops)
-            else:
-                moved[name] = idx
+        self.anchors = shift_anchors(self.anchors, anchor, len(hops))
         self.hops[at:at] = list(hops)
-        self.anchors = moved
         return True
 
     def before(self, anchor: str) -> list[Hop] | None:
