@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -22,6 +22,7 @@ from podnet.api.selectors import Selector
 from podnet.cluster.config import ClusterConfig
 
 R = TypeVar("R", bound=Resource)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -97,6 +98,9 @@ class _Index:
     slices_by_service: dict[str, dict[str, list[EndpointSlice]]]
     held: ServiceAllocations | None = None
     ordered_nodes: tuple[Node, ...] | None = None
+    #: What other layers derive from this state once (a NetworkPlan, a DNS zone index…); a
+    #: changed state gets a new index, so nothing derived outlives the state it came from.
+    derived: dict[Any, Any] = field(default_factory=dict)
 
 
 def _ns_partitions(
@@ -326,6 +330,13 @@ class ClusterState:
             self.index.slices_by_service.get(namespace, {}).get(service, []),
             key=lambda s: s.metadata.name,
         )
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        """``build()`` computed once for this state and remembered under ``key``."""
+        derived = self.index.derived
+        if key not in derived:
+            derived[key] = build()
+        return cast(T, derived[key])
 
     def service_allocations(self, excluding: Iterable[ObjectRef] = ()) -> ServiceAllocations:
         """What every Service holds, less the Services ``excluding`` names."""

@@ -275,7 +275,10 @@ class PolicyIndex:
         return _Builder(state, mode).build()
 
     def with_mode(self, mode: Mode) -> PolicyIndex:
-        return self if mode == self.mode else PolicyIndex.build(self.state, mode)
+        """The same cluster's index in ``mode``, built once per state and mode."""
+        if mode == self.mode:
+            return self
+        return self.state.memo(("policy-index", mode), lambda: PolicyIndex.build(self.state, mode))
 
     # ------------------------------------------------------------------ lookup
 

@@ -685,12 +685,15 @@ class ServicePlan:
         return self._ip_index().get(ip, (None, None))[1]
 
     def node_addresses(self) -> dict[str, str]:
-        """Every node InternalIP → node name."""
-        out: dict[str, str] = {}
-        for n in self.nodes.values():
-            for ip in n.internal_ips:
-                out[ip] = n.name
-        return out
+        """Every node InternalIP → node name (computed once per plan; do not mutate)."""
+        got: dict[str, str] | None = self._cache.get("node-addresses")
+        if got is None:
+            got = {}
+            for n in self.nodes.values():
+                for ip in n.internal_ips:
+                    got[ip] = n.name
+            self._cache["node-addresses"] = got
+        return got
 
     def _ip_index(self) -> dict[str, tuple[str | None, str | None]]:
         got = self._cache.get("ip")

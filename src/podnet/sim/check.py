@@ -780,37 +780,16 @@ class Checker:
 
     @contextmanager
     def shared_plans(self) -> Iterator[None]:
-        """Let every trace of this run share one enforced policy index and one network plan.
+        """Let every trace of this run resolve names against this check's DNS configuration,
+        take the summary path on large clusters, and share one underlay-MTU table.
 
-        :func:`~podnet.sim.trace.trace` builds both per call, and the DNS zone index per name it
-        resolves (each a pass over the whole cluster); for a thousand expectations on a large
-        cluster that dominates everything. Until it takes them as arguments, those builders are
-        wrapped for the duration of the run with caches keyed by what they were built from.
+        The enforced policy index, the NetworkPlan, the DNS zone and the Service plan's node
+        addresses are built once per state by their owners (``ClusterState.memo``,
+        ``ServicePlan``'s cache); what is left here are the run's own choices.
         """
         from podnet.sim import trace as trace_mod
 
-        enforced: dict[int, tuple[PolicyIndex, PolicyIndex]] = {}
-        plans: dict[int, tuple[ClusterState, Any]] = {}
         saved: dict[str, Any] = {}
-        orig_enforced = getattr(trace_mod, "as_enforced", None)
-        orig_plan = getattr(trace_mod, "network_plan", None)
-
-        def cached_enforced(index: PolicyIndex) -> PolicyIndex:
-            hit = enforced.get(id(index))
-            if hit is None or hit[0] is not index:
-                assert orig_enforced is not None
-                hit = (index, orig_enforced(index))
-                enforced[id(index)] = hit
-            return hit[1]
-
-        def cached_plan(state: ClusterState) -> Any:
-            hit = plans.get(id(state))
-            if hit is None or hit[0] is not state:
-                assert orig_plan is not None
-                hit = (state, orig_plan(state))
-                plans[id(state)] = hit
-            return hit[1]
-
         orig_resolve = getattr(trace_mod, "resolve_name", None)
 
         def cached_resolve(state: ClusterState, src: Any, name: str, **kw: Any) -> Any:
@@ -820,31 +799,17 @@ class Checker:
                 return orig_resolve(state, src, name, zone=zone, config=cfg)
             return orig_resolve(state, src, name, **kw)
 
-        replaced: list[tuple[str, Any]] = [("as_enforced", cached_enforced), ("network_plan", cached_plan),
-                                           ("resolve_name", cached_resolve)]
+        replaced: list[tuple[str, Any]] = [("resolve_name", cached_resolve)]
         if not self.plugin_path:
             replaced.append(("plugin_path_module", lambda: None))
         for name, fn in replaced:
             if callable(getattr(trace_mod, name, None)):
                 saved[name] = getattr(trace_mod, name)
                 setattr(trace_mod, name, fn)
-        # Two lookups the walk repeats per connection, each a pass over every node: the nodes'
-        # addresses of the Service plan and a node's underlay MTU (both pure).
-        more: list[tuple[Any, str, Any]] = []
-        addresses: dict[int, tuple[ServicePlan, dict[str, str]]] = {}
-        orig_addresses = getattr(ServicePlan, "node_addresses", None)
-        if callable(orig_addresses):
-            def node_addresses(plan: ServicePlan) -> dict[str, str]:
-                hit = addresses.get(id(plan))
-                if hit is None or hit[0] is not plan:
-                    assert orig_addresses is not None
-                    hit = (plan, orig_addresses(plan))
-                    addresses[id(plan)] = hit
-                return hit[1]
-
-            more.append((ServicePlan, "node_addresses", node_addresses))
+        # A node's underlay MTU is looked up per hop, each a pass over the config's nodes.
         from podnet.sim import summary_path as summary_mod
 
+        more: list[tuple[Any, str, Any]] = []
         orig_mtu = getattr(summary_mod, "_underlay_mtu", None)
         if callable(orig_mtu):
             mtus: dict[tuple[int, str], tuple[Any, int]] = {}

@@ -19,7 +19,12 @@ _BUILDERS = ("build_plan", "network_plan", "plan_for", "build")
 
 
 def network_plan(state: ClusterState) -> Any | None:
-    """The cluster's NetworkPlan (``podnet.plugins``), or None when the layer has none yet."""
+    """The cluster's NetworkPlan (``podnet.plugins``), or None when the layer has none yet;
+    built once per state."""
+    return state.memo("network-plan", lambda: _build_network_plan(state))
+
+
+def _build_network_plan(state: ClusterState) -> Any | None:
     try:
         mod = importlib.import_module("podnet.plugins")
     except ImportError:

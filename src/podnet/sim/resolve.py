@@ -88,12 +88,14 @@ def cluster_dns_ips(state: ClusterState) -> tuple[str, ...]:
 
 
 def _server_config(state: ClusterState) -> ServerConfig:
-    return ServerConfig.kubeadm(state.config.cluster_domain)
+    return state.memo("dns-server-config", lambda: ServerConfig.kubeadm(state.config.cluster_domain))
 
 
 def zone_of(state: ClusterState, config: ServerConfig) -> ZoneIndex:
+    """The DNS zone index of ``state`` under ``config``'s kubernetes plugin, built once per
+    state and plugin configuration."""
     kube = next((b.kubernetes for b in config.blocks if b.kubernetes is not None), None)
-    return index_for(state, kube)
+    return state.memo(("dns-zone", kube), lambda: index_for(state, kube))
 
 
 def _hosts_file(src: Source, name: str, family: int) -> str | None:
