@@ -83,7 +83,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from podnet.api.core import ConfigMap, Pod
+from podnet.api.core import Pod
 from podnet.cli import store
 from podnet.cli.context import CliError, Options, common_options, options, resolve
 from podnet.cli.printers import to_json
@@ -91,8 +91,8 @@ from podnet.cluster.state import ClusterState
 from podnet.cluster.system import dns_ip
 from podnet.dns.answer import resolve as model_resolve
 from podnet.dns.config import ConfigError as DnsConfigError
-from podnet.dns.config import ServerConfig
-from podnet.dns.corefile import Corefile, CorefileError, kubeadm_corefile, parse_corefile
+from podnet.dns.config import ServerConfig, cluster_corefile, coredns_ips, kubernetes_of
+from podnet.dns.corefile import Corefile, CorefileError, parse_corefile
 from podnet.dns.names import reverse_pointer
 from podnet.dns.resolvconf import ResolvConf, parse_resolv_conf, pod_resolv_conf
 from podnet.dns.stub import Done, Options as StubOptions, StubWalk
@@ -123,12 +123,7 @@ def corefile_of(state: ClusterState, corefile: str | None) -> tuple[str, str]:
         if text is None:
             raise CliError(f"error: open {corefile}: no such file or directory")
         return text, corefile
-    cm = state.get("ConfigMap", "kube-system", "coredns")
-    if isinstance(cm, ConfigMap):
-        text = cm.data.get("Corefile") if cm.data else None
-        if text:
-            return str(text), "Corefile"
-    return kubeadm_corefile(state.config.cluster_domain), "Corefile"
+    return cluster_corefile(state), "Corefile"
 
 
 def parse(text: str, filename: str) -> Corefile:
@@ -178,22 +173,6 @@ def corefile_files(state: ClusterState, cf: Corefile) -> tuple[dict[str, str], l
             raise CliError(f"error: plugin/forward: open {real}: no such file or directory")
         files[p] = text
     return files, read
-
-
-def kubernetes_of(config: ServerConfig) -> Any:
-    for b in config.blocks:
-        if b.kubernetes is not None:
-            return b.kubernetes
-    return None
-
-
-def coredns_ips(state: ClusterState) -> tuple[str, ...]:
-    """The CoreDNS pods' IPs (the addresses a cluster's CoreDNS calls its own)."""
-    out: list[str] = []
-    for p in state.pods("kube-system"):
-        if p.metadata.labels.get("k8s-app") == "kube-dns" and p.status and p.status.pod_ip:
-            out.append(p.status.pod_ip)
-    return tuple(out)
 
 
 def model_config(state: ClusterState, corefile: str | None) -> tuple[ServerConfig, ZoneIndex]:

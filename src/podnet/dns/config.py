@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from podnet.dns.corefile import Corefile, ForwardConfig, ServerBlock, kubeadm_corefile, parse_corefile
+from podnet.api.core import ConfigMap
+from podnet.cluster.state import ClusterState
+from podnet.dns.corefile import (
+    Corefile,
+    ForwardConfig,
+    KubernetesConfig,
+    ServerBlock,
+    kubeadm_corefile,
+    parse_corefile,
+)
 from podnet.dns.hostsfile import Hosts, build_hosts
 from podnet.dns.names import normalize
 from podnet.dns.resolvconf import parse_resolv_conf
@@ -118,3 +127,32 @@ def _host_port(h: str) -> str:
     if h.count(":") > 1:
         return f"[{h.split('%', 1)[0]}]:53"
     return h if ":" in h else h + ":53"
+
+
+def cluster_corefile(state: ClusterState) -> str:
+    """The Corefile a cluster's CoreDNS runs: the ``kube-system/coredns`` ConfigMap's, else
+    kubeadm's for the cluster domain. The model, the server and the real data plane all read
+    it here, so that a customised ConfigMap changes every answer alike."""
+    cm = state.get("ConfigMap", "kube-system", "coredns")
+    if isinstance(cm, ConfigMap):
+        text = cm.data.get("Corefile") if cm.data else None
+        if text:
+            return str(text)
+    return kubeadm_corefile(state.config.cluster_domain)
+
+
+def coredns_ips(state: ClusterState) -> tuple[str, ...]:
+    """The CoreDNS pods' IPs (the addresses a cluster's CoreDNS calls its own)."""
+    out: list[str] = []
+    for p in state.pods("kube-system"):
+        if p.metadata.labels.get("k8s-app") == "kube-dns" and p.status.pod_ip:
+            out.append(p.status.pod_ip)
+    return tuple(out)
+
+
+def kubernetes_of(config: ServerConfig) -> KubernetesConfig | None:
+    """The ``kubernetes`` plugin of the first block that has one."""
+    for b in config.blocks:
+        if b.kubernetes is not None:
+            return b.kubernetes
+    return None

@@ -197,13 +197,12 @@ def coredns_pods(state: ClusterState) -> list[tuple[str, str]]:
 def snapshot(state: ClusterState, pod_ip: str, resolv_conf: str) -> Any:
     """The DNS server's snapshot for one CoreDNS pod: the cluster's Corefile, its zone, and
     ``/etc/resolv.conf`` as the pod sees it (its node's)."""
-    from podnet.cli.dns_cmd import corefile_of, corefile_paths, kubernetes_of, parse
-    from podnet.dns.config import ServerConfig
+    from podnet.cli.dns_cmd import corefile_paths, parse
+    from podnet.dns.config import ServerConfig, cluster_corefile, kubernetes_of
     from podnet.dns.zone import index_for
     from podnet.servers.dns import Snapshot
 
-    text, name = corefile_of(state, None)
-    cf = parse(text, name)
+    cf = parse(cluster_corefile(state), "Corefile")
     hosts, resolv = corefile_paths(cf)
     files: dict[str, str] = {p: "" for p in hosts}
     for p in resolv:

@@ -24,7 +24,9 @@ import dns.rdatatype
 
 from podnet.cluster.state import ClusterState
 from podnet.cluster.system import dns_ip
-from podnet.dns.config import ServerConfig
+from podnet.dns.config import ConfigError as DnsConfigError
+from podnet.dns.config import ServerConfig, cluster_corefile, coredns_ips
+from podnet.dns.corefile import CorefileError
 from podnet.dns.resolvconf import ResolvConf, pod_resolv_conf
 from podnet.dns.stub import walk_model
 from podnet.dns.zone import ZoneIndex, index_for
@@ -88,7 +90,15 @@ def cluster_dns_ips(state: ClusterState) -> tuple[str, ...]:
 
 
 def _server_config(state: ClusterState) -> ServerConfig:
-    return state.memo("dns-server-config", lambda: ServerConfig.kubeadm(state.config.cluster_domain))
+    """The cluster's DNS server as CoreDNS runs it: the ``kube-system/coredns`` Corefile (as
+    ``podnet dns`` and the real data plane read it), kubeadm's when that one does not parse."""
+    def build() -> ServerConfig:
+        try:
+            return ServerConfig.from_corefile(cluster_corefile(state), server_ips=coredns_ips(state))
+        except (CorefileError, DnsConfigError):
+            return ServerConfig.kubeadm(state.config.cluster_domain)
+
+    return state.memo("dns-server-config", build)
 
 
 def zone_of(state: ClusterState, config: ServerConfig) -> ZoneIndex:
