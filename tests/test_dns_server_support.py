@@ -297,12 +297,21 @@ class StubUpstream:
         self.silent = silent
         self.ttl = ttl
         self.seen: list[dns.message.Message] = []
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((LOOPBACK, 0))
-        self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((LOOPBACK, self.port))
+        # A free UDP port may be taken for TCP (another process's connection): try again.
+        for attempt in range(50):
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.udp.bind((LOOPBACK, 0))
+            self.port = self.udp.getsockname()[1]
+            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.tcp.bind((LOOPBACK, self.port))
+                break
+            except OSError:
+                self.udp.close()
+                self.tcp.close()
+                if attempt == 49:
+                    raise
         self.tcp.listen(16)
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._serve_udp, daemon=True),

@@ -216,3 +216,29 @@ def pod_resolv_conf(
             "search line is: " + " ".join(search)
         )
     return ResolvConf(tuple(servers), tuple(search), tuple(options), tuple(events))
+
+
+def pod_hosts_file(pod: Pod, ip: str, domain: str) -> str:
+    """kubelet's managed /etc/hosts for a pod (``managedHostsFileContent``): what the real data
+    plane writes and what the model's lookups read, so both find the same names."""
+    hostname = pod.spec.hostname or pod.metadata.name
+    lines = [
+        "# Kubernetes-managed hosts file.",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "fe00::0\tip6-mcastprefix",
+        "fe00::1\tip6-allnodes",
+        "fe00::2\tip6-allrouters",
+    ]
+    if pod.spec.subdomain:
+        fqdn = f"{hostname}.{pod.spec.subdomain}.{pod.metadata.namespace}.svc.{domain}"
+        lines.append(f"{ip}\t{fqdn}\t{hostname}")
+    else:
+        lines.append(f"{ip}\t{hostname}")
+    if pod.spec.host_aliases:
+        lines.append("")
+        lines.append("# Entries added by HostAliases.")
+        for alias in pod.spec.host_aliases:
+            lines.append(f"{alias.ip}\t" + "\t".join(alias.hostnames))
+    return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from podnet.api.core import Pod, Service
 from podnet.cluster.state import ClusterState
+from podnet.dns.resolvconf import pod_hosts_file
 from podnet.dns.resolvconf import pod_resolv_conf
 from podnet.linux import ebpf, names, nft, preflight, teardown, topology, wiring
 from podnet.linux.netlink import Netlink
@@ -100,31 +101,6 @@ class BuildReport:
     @property
     def total(self) -> float:
         return sum(self.seconds.values())
-
-
-def hosts_file(pod: Pod, ip: str, domain: str) -> str:
-    """kubelet's managed /etc/hosts for a pod (``managedHostsFileContent``)."""
-    hostname = pod.spec.hostname or pod.metadata.name
-    lines = [
-        "# Kubernetes-managed hosts file.",
-        "127.0.0.1\tlocalhost",
-        "::1\tlocalhost ip6-localhost ip6-loopback",
-        "fe00::0\tip6-localnet",
-        "fe00::0\tip6-mcastprefix",
-        "fe00::1\tip6-allnodes",
-        "fe00::2\tip6-allrouters",
-    ]
-    if pod.spec.subdomain:
-        fqdn = f"{hostname}.{pod.spec.subdomain}.{pod.metadata.namespace}.svc.{domain}"
-        lines.append(f"{ip}\t{fqdn}\t{hostname}")
-    else:
-        lines.append(f"{ip}\t{hostname}")
-    if pod.spec.host_aliases:
-        lines.append("")
-        lines.append("# Entries added by HostAliases.")
-        for alias in pod.spec.host_aliases:
-            lines.append(f"{alias.ip}\t" + "\t".join(alias.hostnames))
-    return "\n".join(lines) + "\n"
 
 
 def cluster_dns_ips(state: ClusterState) -> tuple[str, ...]:
@@ -371,7 +347,7 @@ class RealCluster:
             rc = pod_resolv_conf(pod, cluster_domain=domain, cluster_dns=servers, host=None)
             ip = next((i for i in pod.ips if ":" not in i), pod.ips[0] if pod.ips else "")
             topology.write_etc(ns, {"resolv.conf": rc.to_text(),
-                                    "hosts": hosts_file(pod, ip, domain)})
+                                    "hosts": pod_hosts_file(pod, ip, domain)})
 
     # ------------------------------------------------------------------ live changes
 

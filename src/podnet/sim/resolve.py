@@ -27,7 +27,7 @@ from podnet.cluster.system import dns_ip
 from podnet.dns.config import ConfigError as DnsConfigError
 from podnet.dns.config import ServerConfig, cluster_corefile, coredns_ips
 from podnet.dns.corefile import CorefileError
-from podnet.dns.resolvconf import ResolvConf, pod_resolv_conf
+from podnet.dns.resolvconf import ResolvConf, pod_hosts_file, pod_resolv_conf
 from podnet.dns.stub import walk_model
 from podnet.dns.zone import ZoneIndex, index_for
 from podnet.sim.endpoints import Source, TraceError
@@ -108,34 +108,29 @@ def zone_of(state: ClusterState, config: ServerConfig) -> ZoneIndex:
     return state.memo(("dns-zone", kube), lambda: index_for(state, kube))
 
 
-def _hosts_file(src: Source, name: str, family: int) -> str | None:
-    """The address the pod's /etc/hosts gives ``name`` (kubelet's managed hosts file)."""
+def _hosts_file(src: Source, name: str, family: int, domain: str) -> str | None:
+    """The address the pod's /etc/hosts gives ``name``: kubelet's managed hosts file, the same
+    text the real data plane writes (``pod_hosts_file``), looked up as glibc reads it."""
     pod = src.pod
     if pod is None or pod.spec.host_network:
         return None
     bare = name.rstrip(".").lower()
-    own = {pod.spec.hostname or pod.metadata.name}
-    if pod.spec.subdomain:
-        host = pod.spec.hostname or pod.metadata.name
-        own.add(f"{host}.{pod.spec.subdomain}.{pod.metadata.namespace}.svc")
-    if bare in {o.lower() for o in own} or bare == "localhost":
-        if bare == "localhost":
-            return "127.0.0.1" if family == 4 else "::1"
-        return src.ip_for(family)
-    for alias in pod.spec.host_aliases:
-        if bare in (h.lower() for h in alias.hostnames):
-            try:
-                if ipaddress.ip_address(alias.ip).version == family:
-                    return alias.ip
-            except ValueError:
-                continue
+    for line in pod_hosts_file(pod, src.ip_for(family) or "", domain).splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2 or bare not in (f.lower() for f in fields[1:]):
+            continue
+        try:
+            if ipaddress.ip_address(fields[0]).version == family:
+                return fields[0]
+        except ValueError:
+            continue
     return None
 
 
-def hosts_entry(src: Source, name: str) -> Resolution | None:
+def hosts_entry(src: Source, name: str, domain: str = "cluster.local") -> Resolution | None:
     """The answer of FROM's /etc/hosts for ``name`` (looked up before DNS), or None."""
     family = ipaddress.ip_address(src.ip).version
-    hosts = _hosts_file(src, name, family)
+    hosts = _hosts_file(src, name, family, domain)
     if hosts is None:
         return None
     return Resolution(name, "hosts", "A" if family == 4 else "AAAA", (hosts,), (), (),
@@ -158,7 +153,7 @@ def resolve_name(
             f'error: cannot resolve "{name}" from outside the cluster: a client outside has no '
             "cluster DNS; give an address (a node IP with a NodePort, a LoadBalancer IP, …)"
         )
-    found = hosts_entry(src, name)
+    found = hosts_entry(src, name, state.config.cluster_domain)
     if found is not None:
         return found
     if src.pod is None or (src.pod.spec.host_network and

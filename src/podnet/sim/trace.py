@@ -696,7 +696,7 @@ def trace(
               spec, proto, connections, seed, size)
     dst_ip, port, svc_ref = _resolve_target(w)
     if spec.kind == "name":
-        res = hosts_entry(src, spec.ref) if src.kind != "external" else None
+        res = hosts_entry(src, spec.ref, state.config.cluster_domain) if src.kind != "external" else None
         if res is None:
             if src.kind != "external" and not src.host_network:
                 ended = _dns_query_path(w)
