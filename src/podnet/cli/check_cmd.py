@@ -84,7 +84,7 @@ def real_probe(netns: str, ip: str, port: int, protocol: str) -> tuple[bool, str
     if protocol == "UDP":
         r = probe.udp(netns, ip, port)
     else:
-        r = probe.tcp(netns, ip, port, read_until_close=False, timeout=2.0)
+        r = probe.connect(netns, ip, port, timeout=2.0)
     if r.ok:
         return True, f"connected to {ip}:{port}/{protocol} from {netns} ({r.seconds * 1000:.0f} ms)"
     return False, f"{ip}:{port}/{protocol} from {netns}: {r.error or 'no answer'}"

@@ -68,8 +68,7 @@ class Reply:
         return self.data.decode("utf-8", "replace")
 
 
-def tcp(ns: str, host: str, port: int, send: bytes = b"", timeout: float = 2.0,
-        read_until_close: bool = True) -> Reply:
+def tcp(ns: str, host: str, port: int, send: bytes = b"", timeout: float = 2.0) -> Reply:
     """Connect from ``ns`` to ``host:port``, send ``send``, read the answer (until EOF)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     start = time.monotonic()
@@ -86,12 +85,29 @@ def tcp(ns: str, host: str, port: int, send: bytes = b"", timeout: float = 2.0,
                 if not chunk:
                     break
                 chunks.append(chunk)
-                if not read_until_close:
-                    break
         except OSError as e:
             return Reply(False, b"", e.strerror or str(e) or type(e).__name__,
                          time.monotonic() - start)
         return Reply(True, b"".join(chunks), "", time.monotonic() - start)
+    finally:
+        sock.close()
+
+
+def connect(ns: str, host: str, port: int, timeout: float = 2.0) -> Reply:
+    """Whether a TCP handshake from ``ns`` to ``host:port`` completes — what "connected" means
+    for reachability. Nothing is read: a TLS server or any protocol where the client speaks first
+    stays silent after the handshake, and waiting for its first byte would call it unreachable."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    start = time.monotonic()
+    sock = netns.socket_in(ns, family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        try:
+            sock.connect((host, port))
+        except OSError as e:
+            return Reply(False, b"", e.strerror or str(e) or type(e).__name__,
+                         time.monotonic() - start)
+        return Reply(True, b"", "", time.monotonic() - start)
     finally:
         sock.close()
 
