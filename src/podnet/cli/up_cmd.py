@@ -53,6 +53,7 @@ from podnet.cli.context import (
     options,
 )
 from podnet.cli.mutate import apply as do_apply
+from podnet.cli.progress import ProgressDisplay
 from podnet.cluster.admission import admit
 from podnet.cluster.config import DEFAULT
 from podnet.cluster.state import ClusterState
@@ -66,13 +67,6 @@ def _require_platform(what: str) -> None:
     problems = preflight.platform_problems()
     if problems:
         raise CliError(*(f"error: {p}" for p in problems))
-
-
-def _echo_progress(message: str) -> None:
-    if message.startswith(("error:", "warning:")):
-        click.echo(message, err=True)
-    else:
-        click.echo(f"  {message}", err=True)
 
 
 def summary_lines(rt: dict[str, Any]) -> list[str]:
@@ -148,23 +142,31 @@ def up_cmd(ctx: click.Context, detach: bool) -> None:
         )
     _prepare_state(opts)
     if detach:
-        code = daemon.start_background(cluster, _echo_progress)
+        with ProgressDisplay() as show:
+            code = daemon.start_background(cluster, show)
         rt = processes.read_runtime(cluster) or {}
         if code == 0:
             for line in summary_lines(rt):
                 click.echo(line)
         ctx.exit(code)
 
+    display = ProgressDisplay().start()
+
     def ready_echo(message: str) -> None:
-        _echo_progress(message)
+        """Bars while building; at ``ready`` the summary, then the daemon's lines as they come."""
+        display(message)
         if message.startswith("ready in "):
+            display.stop()
             rt = processes.read_runtime(cluster) or {}
             for line in summary_lines(rt)[:-1]:
                 click.echo(line)
             click.echo("  stop:    Ctrl-C (or podnet down from another terminal)")
 
     d = daemon.Daemon(cluster, echo=ready_echo)
-    ctx.exit(d.run())
+    try:
+        ctx.exit(d.run())
+    finally:
+        display.stop()
 
 
 # ------------------------------------------------------------------------------------ down
