@@ -143,3 +143,76 @@ def test_preflight_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> Non
         pytest.skip("not Linux")
     assert any("needs root" in p for p in problems)
     assert any("nft command (nftables) is missing" in p for p in problems)
+
+
+TWO_SUBNETS = """apiVersion: podnet.io/v1alpha1
+kind: Cluster
+name: default
+nodes:
+- {name: control-plane, role: control-plane}
+- {name: worker}
+- {name: worker2, subnet: 172.19.0.0/24}
+"""
+
+#: (plugin, plugin options, kernel link kind, whether pods on the two subnets reach each other).
+#: Encapsulation crosses the router; host-gw and unpeered BGP/native routes need the nodes on one
+#: L2 segment (their next hop is the other node's address), as flannel, Calico and Cilium say.
+SUBNET_MODES = [
+    ("flannel:vxlan", "", "vxlan", True),
+    ("flannel:host-gw", "", None, False),
+    ("calico:vxlan", "", "vxlan", True),
+    ("calico:vxlan", "crossSubnet: true", "vxlan", True),
+    ("calico:bgp", "", None, False),
+    ("cilium:native", "", None, False),
+]
+
+
+@pytest.mark.parametrize("plugin,options,kind,crosses", SUBNET_MODES,
+                         ids=[f"{m[0]}{'+' + m[1].split(':')[0] if m[1] else ''}" for m in SUBNET_MODES])
+def test_nodes_on_two_subnets_model_and_kernel_agree(tmp_path, plugin: str, options: str,  # type: ignore[no-untyped-def]
+                                                      kind: str | None, crosses: bool) -> None:
+    """The routed underlay (nodes[].subnet): every pod pings every pod for real, and the model's
+    packet path gives the same verdict for every pair — across the router included."""
+    from test_linux_support import kernel_has, new_cluster_name
+
+    if kind is not None and not kernel_has(kind):
+        pytest.skip(f"this kernel cannot create {kind} links")
+    import itertools
+    from concurrent.futures import ThreadPoolExecutor
+
+    from podnet.cli.context import Options, compute
+    from podnet.linux import probe
+    from podnet.linux.cluster import RealCluster
+    from podnet.plugins.build import build_plan
+    from podnet.plugins.path import packet_path
+
+    name, _, mode = plugin.partition(":")
+    cfg = tmp_path / "cluster.yaml"
+    extra = f", {options}" if options else ""
+    cfg.write_text(TWO_SUBNETS + f"plugin: {{name: {name}, mode: {mode}{extra}}}\n")
+    root = os.path.join(os.path.dirname(__file__), "..", "examples", "shop")
+    state = compute(Options(filenames=[root], config=str(cfg))).state
+    assert {n.metadata.name: n.internal_ips[0] for n in state.nodes}["worker2"] == "172.19.0.2"
+    plan = build_plan(state)
+    rc = RealCluster(new_cluster_name(), state, enforce_policy=False)
+    try:
+        rc.build()
+        keys = sorted(rc.pod_ns)
+        ip = {k: state.pod(*k.split("/", 1)).ips[0] for k in keys}  # type: ignore[union-attr]
+        node = {k: state.pod(*k.split("/", 1)).spec.node_name for k in keys}  # type: ignore[union-attr]
+        pairs = list(itertools.product(keys, keys))
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            real = list(pool.map(lambda p: probe.ping(rc.pod_ns[p[0]], ip[p[1]], timeout=0.5) is not None,
+                                 pairs))
+        disagree = []
+        for (a, b), got in zip(pairs, real):
+            model = packet_path(plan, a, ip[b]).verdict == "delivered"
+            if model != got:
+                disagree.append(f"{a} -> {b}: model {'delivered' if model else 'dropped'}, kernel {got}")
+        assert disagree == []
+        across = [got for (a, b), got in zip(pairs, real) if (node[a] == "worker2") != (node[b] == "worker2")]
+        within = [got for (a, b), got in zip(pairs, real) if (node[a] == "worker2") == (node[b] == "worker2")]
+        assert across and all(g == crosses for g in across)
+        assert all(within)
+    finally:
+        rc.teardown()
