@@ -208,10 +208,3 @@ def resolve(name: str, objects: Iterable[Resource] = ()) -> ResourceType:
     raise UnknownKind(name)
 
 
-def types_in(objects: Iterable[Resource]) -> list[ResourceType]:
-    """Every distinct type among ``objects``, in a stable order."""
-    seen: dict[tuple[str, str], ResourceType] = {}
-    for obj in objects:
-        t = type_of(obj)
-        seen.setdefault((t.group, t.kind), t)
-    return sorted(seen.values(), key=lambda t: (t.group, t.kind))

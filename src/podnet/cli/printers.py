@@ -750,5 +750,3 @@ def to_yaml(doc: Any) -> str:
     return dump_yaml(doc)
 
 
-def resource_type_of(item: Item) -> ResourceType:
-    return type_of(item) if isinstance(item, Resource) else ENDPOINTS

@@ -17,7 +17,6 @@ import errno
 import ipaddress
 import os
 import socket
-from collections.abc import Iterable
 from typing import Any
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
@@ -431,15 +430,3 @@ class Netlink:
         except NetlinkError as e:
             if e.code != errno.EEXIST:
                 raise self._err(f"bridge fdb append {mac} dev {dev} dst {dst}", e) from None
-
-    def fdb_entries(self, dev: str) -> list[tuple[str, str | None]]:
-        idx = self.index(dev)
-        out = []
-        for m in self.ipr.fdb("dump", ifindex=idx):
-            out.append((m.get_attr("NDA_LLADDR"), m.get_attr("NDA_DST")))
-        return out
-
-
-def up_all(nl: Netlink, names: Iterable[str]) -> None:
-    for n in names:
-        nl.set(n, up=True)
