@@ -83,3 +83,35 @@ def test_serves_tcp_http_keepalive_raw_and_udp_on_loopback() -> None:
             await srv.close()
 
     asyncio.run(run())
+
+
+def test_sctp_is_served_where_the_kernel_has_it_and_named_where_it_does_not() -> None:
+    """An SCTP containerPort: a real SCTP listener when the kernel has SCTP (a silent client gets
+    the pod's line, as on TCP); otherwise one problem sentence naming the port, and the pod's
+    other ports are served regardless."""
+    from podnet.linux.preflight import sctp_supported
+
+    sctp, tcp = _free(), _free()
+
+    async def run() -> None:
+        srv = PodServer(None, socket_factory=plain_socket)
+        problems = await srv.add_pod(IDENT, [(sctp, "SCTP"), (tcp, "TCP")])
+        try:
+            if sctp_supported():
+                assert problems == []
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+                s.setblocking(False)
+                loop = asyncio.get_running_loop()
+                await loop.sock_connect(s, ("127.0.0.1", sctp))
+                line = await asyncio.wait_for(loop.sock_recv(s, 4096), 2)
+                s.close()
+                assert line.startswith(b"shop/api-1 ip=10.244.1.5")
+            else:
+                assert problems == [f"shop/api-1: cannot listen on {sctp}/SCTP: Protocol not supported"]
+            r, w = await asyncio.open_connection("127.0.0.1", tcp)
+            assert (await asyncio.wait_for(r.readline(), 2)).startswith(b"shop/api-1 ip=")
+            w.close()
+        finally:
+            await srv.close()
+
+    asyncio.run(run())
