@@ -108,6 +108,16 @@ def _probe(p: Probe) -> str:
     return f"unknown {attrs}"
 
 
+def _restarts(pod: Pod, container: str) -> int:
+    """The container's restartCount in status.containerStatuses (the real data plane's prober
+    writes it), 0 when there is none."""
+    for cs in pod.status.extra.get("containerStatuses") or ():
+        if isinstance(cs, Mapping) and cs.get("name") == container:
+            n = cs.get("restartCount", 0)
+            return n if isinstance(n, int) else 0
+    return 0
+
+
 def _container(w: _Writer, c: Container, pod: Pod) -> None:
     w.write(1, f"{c.name}:\n")
     w.write(2, f"Image:\t{c.image}\n")
@@ -130,7 +140,7 @@ def _container(w: _Writer, c: Container, pod: Pod) -> None:
         if pod.status.start_time:
             w.write(3, f"Started:\t{_rfc1123z(pod.status.start_time)}\n")
         w.write(2, f"Ready:\t{'True' if pod.ready else 'False'}\n")
-        w.write(2, "Restart Count:\t0\n")
+        w.write(2, f"Restart Count:\t{_restarts(pod, c.name)}\n")
     for title, probe in (
         ("Liveness", c.liveness_probe),
         ("Readiness", c.readiness_probe),

@@ -269,6 +269,7 @@ def config_delete_cluster(ctx: click.Context, name: str) -> None:
 from podnet.cli.check_cmd import check_cmd  # noqa: E402
 from podnet.cli.diff_cmd import diff_cmd  # noqa: E402
 from podnet.cli.dns_cmd import dns_group  # noqa: E402
+from podnet.cli.fault_cmd import fault_group  # noqa: E402
 from podnet.cli.ingress_cmd import ingress_group  # noqa: E402
 from podnet.cli.lint_cmd import lint_cmd  # noqa: E402
 from podnet.cli.plan_cmd import plan as plan_group  # noqa: E402
@@ -288,6 +289,7 @@ for _command in (
     check_cmd,
     diff_cmd,
     *UP_COMMANDS,
+    fault_group,
 ):
     cli.add_command(_command)
 

@@ -36,6 +36,7 @@ from podnet.api.workloads import CronJob, DaemonSet, Deployment, Job, ReplicaSet
 from podnet.cli.kinds import ENDPOINTS, ResourceType, type_of
 from podnet.cli.tabwriter import table
 from podnet.cluster.config import PLUGIN_MODELS, PluginConfig
+from podnet.cluster.probes import restart_count
 from podnet.cluster.state import ClusterState
 
 NONE = "<none>"
@@ -374,7 +375,7 @@ def _ready_count(pods: Iterable[Pod]) -> int:
 
 
 def _pod_row(p: Pod, pr: Printer) -> list[str]:
-    return [pod_ready(p), pod_status(p), "0", pr.age(p)]
+    return [pod_ready(p), pod_status(p), str(restart_count(p)), pr.age(p)]
 
 
 def _pod_wide(p: Pod, pr: Printer) -> list[str]:

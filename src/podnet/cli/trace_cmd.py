@@ -14,6 +14,12 @@ Text: a title line, one line per hop (``N  NODE  STAGE  DETAIL  [RULE]``), the v
 connections when ``--connections`` > 1, and notes (a plugin that does not enforce policy).
 ``-o json``: the :meth:`podnet.sim.trace.Trace.to_dict` document. Exit 0 whatever the verdict;
 1 on errors (unknown pod, unresolvable name, bad arguments), with kubectl-style messages.
+
+Faults (``podnet fault``) of the running stored cluster are reflected: a ``↳ fault …`` line
+under each hop that crosses a faulted interface (text), a ``faults`` list on those hops and at
+the top level (json), a note per fault on the path, and a partition drops the request where it
+is met (verdict ``dropped``, the client times out) — :func:`podnet.sim.faults.on_trace`. With
+``-f`` (manifests alone) there are no faults.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import click
 from podnet.api.loader import dump_yaml
 from podnet.cli.context import CliError, common_options, options, resolve
 from podnet.cli.printers import to_json
+from podnet.cluster.state import ClusterState
 from podnet.sim.endpoints import TraceError
-from podnet.sim.trace import trace
+from podnet.sim.faults import Fault, FaultHit, on_trace, trace_doc, trace_text, trace_with_faults
+from podnet.sim.trace import Trace, trace
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 FORMATS = ("", "text", "json", "yaml")
@@ -71,9 +79,36 @@ def trace_cmd(ctx: click.Context, from_: str, to: str, protocol: str, connection
                        namespace=opts.namespace)
     except TraceError as e:
         raise CliError(*e.errors) from e
-    if fmt == "json":
-        click.echo(to_json(result.to_dict()), nl=False)
-    elif fmt == "yaml":
-        click.echo(dump_yaml(result.to_dict()), nl=False)
+    faults = _faults(target.cluster) if target.stored else []
+    if not faults:
+        if fmt == "json":
+            click.echo(to_json(result.to_dict()), nl=False)
+        elif fmt == "yaml":
+            click.echo(dump_yaml(result.to_dict()), nl=False)
+        else:
+            click.echo(result.to_text(), nl=False)
+        return
+    result, hits = _with_faults(target.state, result, faults)
+    if fmt in ("json", "yaml"):
+        doc = trace_doc(result, hits)
+        click.echo(to_json(doc) if fmt == "json" else dump_yaml(doc), nl=False)
     else:
-        click.echo(result.to_text(), nl=False)
+        click.echo(trace_text(result, hits), nl=False)
+
+
+def _faults(cluster: str) -> list[Fault]:
+    """The faults in place in the running cluster (none when it is not up)."""
+    from podnet.linux.fault import load_faults
+
+    return load_faults(cluster)
+
+
+def _with_faults(state: ClusterState, result: Trace,
+                 faults: list[Fault]) -> tuple[Trace, list[FaultHit]]:
+    def pod_node(key: str) -> str | None:
+        ns, _, name = key.partition("/")
+        pod = state.pod(ns, name)
+        return pod.spec.node_name or None if pod is not None else None
+
+    nodes = [n.metadata.name for n in state.nodes]
+    return trace_with_faults(result, on_trace(result, faults, nodes, pod_node))

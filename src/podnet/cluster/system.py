@@ -520,7 +520,12 @@ def _ingress_nginx() -> list[Resource]:
                                 ],
                                 "lifecycle": {"preStop": {"exec": {"command": ["/wait-shutdown"]}}},
                                 "livenessProbe": {**probe, "failureThreshold": 5},
-                                "readinessProbe": probe,
+                                # upstream's 10 s initial delay waits for nginx to start;
+                                # podnet's controller serves at once, and under podnet up the
+                                # delay (run as kubelet runs it) would keep it out of its
+                                # Service for 10 s after every start
+                                "readinessProbe": {k: v for k, v in probe.items()
+                                                   if k != "initialDelaySeconds"},
                                 "ports": [
                                     {"containerPort": 80, "name": "http", "protocol": "TCP"},
                                     {"containerPort": 443, "name": "https", "protocol": "TCP"},

@@ -18,6 +18,13 @@ Life of the daemon
    The stored cluster is then followed: when ``podnet apply``/``delete`` change it, the network
    converges live (:meth:`~podnet.linux.cluster.RealCluster.converge`: pods wired/unwired, every
    node's rules resynced in one transaction each, DNS zones and Ingress routes swapped).
+   Probes run as kubelet runs them (:mod:`podnet.linux.prober`, bookkeeping in
+   :mod:`podnet.cluster.probes`): a pod with a readinessProbe is built out of its Services'
+   endpoints and joins them on its first success; every change of what kubelet would report is
+   written into the pod in the stored cluster (Ready, ContainersReady, containerStatuses, and the
+   EndpointSlices that follow) and the network converged to it exactly as after ``podnet apply``.
+   A liveness (or startup) verdict restarts the pod's process — its built-in server, or its
+   ``podnet.io/command`` — after kubelet's back-off, counting the restart.
 4. On SIGINT/SIGTERM: servers closed, commands stopped, namespaces and ``/etc/netns`` folders
    removed (:func:`podnet.linux.teardown.teardown`), ``daemon.pid`` and ``runtime.json`` deleted.
 
@@ -43,12 +50,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from podnet.api.core import Service
+from podnet.api.core import Pod, Service
 from podnet.cli import store
+from podnet.cluster import probes
 from podnet.cluster.state import ClusterState
 from podnet.linux import clusterdns, ingressctl, processes, teardown
 from podnet.linux.cluster import BuildReport, PodTarget, RealCluster, cluster_dns_ips
 from podnet.linux.portforward import Forward, ForwardError, Forwarder
+from podnet.linux.prober import ProbeHost, Prober
 from podnet.servers.podserver import PodIdentity, PodServer
 
 Echo = Callable[[str], None]
@@ -76,6 +85,8 @@ def forwards_from_env() -> tuple[tuple[int, int, str], ...]:
 
 
 POLL_SECONDS = 0.25
+#: Status changes arriving this close together are written to the store in one go.
+STATUS_COALESCE = 0.05
 
 
 def _stamp(path: Any) -> tuple[int, int, int] | None:
@@ -147,7 +158,18 @@ class Daemon:
     pod_closers: dict[str, list[Callable[[], Any]]] = field(default_factory=dict)
     worker: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="podnet-netlink"))
+    prober: Prober | None = None
+    #: Pods whose process is being restarted (a liveness or startup verdict).
+    restarting: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _log: Any = None
+    _dirty: asyncio.Event | None = None
+    _lock: asyncio.Lock | None = None
+    #: The stamp of the stored state the network was last converged from, and the probes'
+    #: reports it was converged with.
+    _seen: tuple[int, int, int] | None = None
+    _synced: dict[str, probes.PodProbeStatus] | None = None
+    #: Every pod the prober reported on, for the reset at teardown.
+    _probed: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ output
 
@@ -190,7 +212,8 @@ class Daemon:
             stored = store.load_stored(self.cluster)
             if stored is None:
                 raise RuntimeError(f'cluster "{self.cluster}" does not exist: nothing to bring up')
-            self.rc = RealCluster(self.cluster, stored.state)
+            # kubelet's view: a pod with a readinessProbe starts out of its endpoints
+            self.rc = RealCluster(self.cluster, self._view(stored.state))
             self._save(plugin=self.rc.plugin)
             self.say(f"building cluster {self.cluster} ({self.rc.plugin}, "
                      f"{len(self.rc.topo.nodes)} nodes, {len(self.rc.plan.pod_keys)} pods)")
@@ -225,6 +248,12 @@ class Daemon:
     def _teardown(self) -> None:
         for proc in self.commands.values():
             processes.stop(proc)
+        if self._probed:
+            # no kubelet reports any more: the stored pods go back to what the model says
+            try:
+                self._write_forgotten(self._probed)
+            except Exception as e:  # noqa: BLE001 - the teardown goes on
+                self.say(f"warning: could not reset the probed pods' status: {e}")
         rep = teardown.teardown(self.cluster)
         self.say(f"down: removed {len(rep.namespaces)} namespaces, {len(rep.etc_dirs)} "
                  f"/etc/netns folders, {len(rep.processes)} processes in {rep.seconds:.2f}s")
@@ -241,11 +270,15 @@ class Daemon:
             loop.add_signal_handler(s, stopping.set)
         t0 = time.monotonic()
         self.podserver = PodServer(str(processes.pod_log_dir(self.cluster)))
+        self._dirty = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.prober = Prober(self.say, self._status_changed, self._restart_requested)
         targets = rc.pod_targets()
         problems: list[str] = []
         problems += await self._start_internet()
         for t in targets:
             problems += await self._start_target(t)
+            self._probe(t)
         for node, (ports, services) in rc.node_endpoints().items():
             wire = rc.topo.node(node)
             ident = PodIdentity("node", node, wire.ip, node, node, rc.node_ns(node), services,
@@ -253,6 +286,10 @@ class Daemon:
             problems += await self.podserver.add_pod(ident, [(p.port, p.protocol) for p in ports])
         for p in problems:
             self.say(f"warning: {p}")
+        # the first probes run before the cluster is announced: a pod that passes joins its
+        # Services' endpoints now, one that fails (or waits out an initial delay) stays out
+        await self.prober.settle()
+        await self._sync_status(loop)
         forwards = await self._start_forwards()
         serve_s = time.monotonic() - t0
         self.report.seconds["servers"] = serve_s
@@ -272,11 +309,14 @@ class Daemon:
             seconds={k: round(v, 3) for k, v in self.report.seconds.items()},
             ready_pods=ready_pods,
             dns={"service": ",".join(cluster_dns_ips(rc.state)), "pods": self.dns_pods},
+            probes=self._probe_summary(),
         )
         total = sum(self.report.seconds.values())
         self.say(f"ready in {total:.2f}s: {len(rc.topo.nodes)} nodes, {ready_pods}/{len(targets)} "
                  f"pods serving, {len(forwards)} port-forward(s)")
-        follower = asyncio.create_task(self._follow(stopping))
+        background = [asyncio.create_task(self._follow(stopping)),
+                      asyncio.create_task(self.prober.run()),
+                      asyncio.create_task(self._report_status())]
         try:
             while not stopping.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -284,9 +324,13 @@ class Daemon:
                 self._reap()
         finally:
             self.say("stopping")
-            follower.cancel()
-            with contextlib.suppress(BaseException):
-                await follower
+            background += list(self.restarting.values())
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(BaseException):
+                    await task
+            await self.prober.close()
             for f in self.forwarders:
                 await f.close()
             for key in list(self.pod_closers):
@@ -312,10 +356,15 @@ class Daemon:
         assert self.rc is not None and self.podserver is not None
         rc = self.rc
         problems: list[str] = []
+        state_dir = str(processes.make_pod_dir(self.cluster, t.key))
         if t.command:
             self._spawn(t)
             return problems
         ports = [(p.port, p.protocol) for p in t.ports]
+        # the ports its probes target are served too, declared or not (see probes.probe_ports)
+        pod = rc.state.pod(t.namespace, t.name)
+        if pod is not None:
+            ports += [(p, "TCP") for p in probes.probe_ports(pod) if (p, "TCP") not in ports]
         dns_pods = dict(clusterdns.coredns_pods(rc.state)) if rc.state.config.addons.dns else {}
         if t.key in dns_pods:
             problems += await self._start_dns(t)
@@ -325,7 +374,7 @@ class Daemon:
                 None, self._start_ingress, t, problems)
             ports = [(p, proto) for p, proto in ports if p not in taken]
         ident = PodIdentity(t.namespace, t.name, t.ip, t.node, t.hostname, t.netns,
-                            dict(t.services))
+                            dict(t.services), state_dir=state_dir)
         problems += await self.podserver.add_pod(ident, ports)
         server = self.podserver
 
@@ -351,16 +400,16 @@ class Daemon:
 
     async def _follow(self, stopping: asyncio.Event) -> None:
         """Converge the running network whenever the stored cluster changes (podnet apply /
-        podnet delete write it)."""
+        podnet delete write it, and so does the daemon itself when a pod's status changes)."""
         path = store.state_path(self.cluster)
-        last = _stamp(path)
+        if self._seen is None:
+            self._seen = _stamp(path)
         loop = asyncio.get_running_loop()
         while not stopping.is_set():
             await asyncio.sleep(POLL_SECONDS)
             now = _stamp(path)
-            if now == last or now is None:
+            if now == self._seen or now is None:
                 continue
-            last = now
             try:
                 await self._converge(loop)
             except Exception as e:  # noqa: BLE001 - reported; the cluster keeps running
@@ -369,23 +418,40 @@ class Daemon:
                 self.say(f"error: converging to the changed cluster: {e}")
 
     async def _converge(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Converge the network to the stored cluster as kubelet sees it (one at a time)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            probed = await self._converge_locked(loop)
+        if probed and self.prober is not None:
+            # new pods are judged at once (outside the lock: a probe may take its timeout);
+            # what that changes is reported by _report_status
+            await self.prober.settle(probed)
+
+    async def _converge_locked(self, loop: asyncio.AbstractEventLoop) -> list[str]:
+        """Converge; the pods whose probes just started."""
         assert self.rc is not None and self.podserver is not None
         rc = self.rc
+        self._seen = _stamp(store.state_path(self.cluster))
         stored = await loop.run_in_executor(self.worker, store.load_stored, self.cluster)
         if stored is None:
-            return
-        state = stored.state
+            return []
+        self._synced = self.prober.statuses() if self.prober is not None else None
+        state = self._view(stored.state)
         change = await loop.run_in_executor(self.worker, rc.converge, state, self.say)
         if change.restart:
             self.say(f"warning: {change.restart}")
-            return
+            return []
         for key in change.removed:
-            await self._stop_target(key)
+            await self._forget(key, gone=key not in change.added)
         targets = {t.key: t for t in rc.pod_targets()}
         problems: list[str] = []
+        probed: list[str] = []
         for key in change.added:
             if key in targets:
                 problems += await self._start_target(targets[key])
+                if self._probe(targets[key]):
+                    probed.append(key)
         for p in problems:
             self.say(f"warning: {p}")
         # what the remaining servers answer from
@@ -402,7 +468,162 @@ class Daemon:
                    commands={k: p.pid for k, p in self.commands.items()},
                    announced=dict(rc.report.announced),
                    ready_pods=self._serving(),
+                   probes=self._probe_summary(),
                    changed=_now())
+        return probed
+
+    # ------------------------------------------------------------------ probes
+
+    def _view(self, state: ClusterState) -> ClusterState:
+        """``state`` as kubelet reports it: every probed pod with what its probes say — a pod
+        not probed yet (just applied) with its initial report, not ready when it has a
+        readinessProbe or a startupProbe. Pods without probes keep their status."""
+        statuses: dict[str, probes.PodProbeStatus] = {}
+        for pod in state.pods():
+            key = f"{pod.metadata.namespace}/{pod.metadata.name}"
+            got = self.prober.status(key) if self.prober is not None else None
+            if got is None and pod.spec.node_name and not pod.finished:
+                got = probes.initial_status(pod)
+            if got is not None:
+                statuses[key] = got
+        return probes.apply_status(state, statuses, _now())
+
+    def _pod_env(self, t: PodTarget) -> dict[str, str]:
+        """The environment of the pod's command and exec probes."""
+        return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+                "HOSTNAME": t.hostname, "POD_NAME": t.name, "POD_NAMESPACE": t.namespace,
+                "POD_IP": t.ip, "NODE_NAME": t.node, "HOME": "/root",
+                processes.POD_DIR_ENV: str(processes.pod_dir(self.cluster, t.key))}
+
+    def _probe(self, t: PodTarget) -> bool:
+        """Start kubelet's workers for pod ``t``, whose process has just started (False: it
+        has no probe)."""
+        assert self.rc is not None and self.prober is not None
+        pod: Pod | None = self.rc.state.pod(t.namespace, t.name)
+        if pod is None:
+            return False
+        host = ProbeHost(t.key, self.rc.node_ns(t.node), t.netns, self._pod_env(t),
+                         str(processes.pod_dir(self.cluster, t.key)))
+        return self.prober.add(pod, host)
+
+    async def _forget(self, key: str, gone: bool) -> None:
+        """Pod ``key`` left the running network (``gone``), or is re-wired: its probes, any
+        pending restart and its process stop."""
+        task = self.restarting.pop(key, None)
+        if task is not None:
+            task.cancel()
+        if self.prober is not None:
+            self.prober.remove(key)
+        await self._stop_target(key)
+        if gone:
+            processes.remove_pod_dir(self.cluster, key)
+
+    def _probe_summary(self) -> dict[str, Any]:
+        statuses = self.prober.statuses() if self.prober is not None else {}
+        return {"probed": len(statuses),
+                "not_ready": [k for k, st in statuses.items() if not st.ready],
+                "restarts": {k: st.restarts for k, st in statuses.items() if st.restarts}}
+
+    def _status_changed(self, _key: str) -> None:
+        if self._dirty is not None:
+            self._dirty.set()
+
+    async def _report_status(self) -> None:
+        """Write what the probes changed into the stored cluster and converge to it, a burst of
+        changes at a time (kubelet's status manager, the API server and the EndpointSlice
+        controller in one)."""
+        assert self._dirty is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(STATUS_COALESCE)
+            self._dirty.clear()
+            try:
+                await self._sync_status(loop)
+            except Exception as e:  # noqa: BLE001 - reported; the cluster keeps running
+                if self._log is not None:
+                    self._log.write(traceback.format_exc())
+                self.say(f"error: reporting pod status: {e}")
+
+    async def _sync_status(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.prober is None or not self.prober.pods:
+            return
+        statuses = self.prober.statuses()
+        wrote = await loop.run_in_executor(None, self._write_status, statuses)
+        if wrote or statuses != self._synced:
+            await self._converge(loop)
+
+    def _write_status(self, statuses: dict[str, probes.PodProbeStatus]) -> bool:
+        """The pods' reports into the stored cluster (under its lock, like any writer); False
+        when it already says so."""
+        self._probed.update(statuses)
+        return self._rewrite(lambda state: probes.apply_status(state, statuses, _now()))
+
+    def _write_forgotten(self, keys: set[str]) -> bool:
+        return self._rewrite(lambda state: probes.forget_status(state, keys))
+
+    def _rewrite(self, change: Callable[[ClusterState], ClusterState]) -> bool:
+        if not store.state_path(self.cluster).exists():
+            return False
+        with store.lock(self.cluster):
+            stored = store.load_stored(self.cluster)
+            if stored is None:
+                return False
+            new = change(stored.state)
+            if new is stored.state:
+                return False
+            new = store.stamp(new, stored.state)
+            store.save(new, self.cluster, stored.last_applied)
+        return True
+
+    def _restart_requested(self, key: str, restarts: tuple[probes.Restart, ...]) -> None:
+        if key not in self.restarting:
+            self.restarting[key] = asyncio.create_task(self._restart(key, restarts))
+
+    async def _restart(self, key: str, restarts: tuple[probes.Restart, ...]) -> None:
+        """Kill and restart pod ``key``'s process, as kubelet does a container that failed its
+        liveness (or startup) probe: at once the first time, then after the back-off; not at all
+        under restartPolicy Never."""
+        assert self.rc is not None and self.prober is not None
+        try:
+            containers = sorted({r.container for r in restarts})
+            why = "; ".join(f"container {r.container} failed its {r.probe} probe"
+                            for r in restarts)
+            ns, _, name = key.partition("/")
+            pod = self.rc.state.pod(ns, name)
+            policy = (pod.spec.restart_policy if pod is not None else "") or "Always"
+            again = policy in ("Always", "OnFailure")  # killed: a non-zero exit
+            status = self.prober.status(key)
+            count = max((c.restart_count for c in status.containers if c.name in containers),
+                        default=0) if status is not None else 0
+            delay = probes.restart_delay(count) if again else 0.0
+            if not again:
+                self.say(f"pod {key}: {why}: stopped, not restarted (restartPolicy {policy})")
+            else:
+                self.say(f"pod {key}: {why}: restarting"
+                         + (f" after a {delay:.0f}s back-off" if delay else ""))
+            if self._lock is None:
+                self._lock = asyncio.Lock()
+            async with self._lock:
+                await self._stop_target(key)
+            self.prober.stopped(key, "CrashLoopBackOff" if delay else "")
+            if not again:
+                return
+            await asyncio.sleep(delay)
+            async with self._lock:
+                t = next((t for t in self.rc.pod_targets() if t.key == key), None)
+                if t is None or key not in self.prober:
+                    return
+                for p in await self._start_target(t):
+                    self.say(f"warning: {p}")
+                self.prober.restarted(key, containers)
+            status = self.prober.status(key)
+            self.say(f"pod {key}: restarted ({status.restarts if status else '?'} restart(s))")
+            self._save(commands={k: p.pid for k, p in self.commands.items()},
+                       probes=self._probe_summary())
+        finally:
+            if self.restarting.get(key) is asyncio.current_task():
+                del self.restarting[key]
 
     def _start_ingress(self, t: PodTarget, problems: list[str]) -> tuple[int, ...]:
         """The Ingress controller in pod ``t`` (ports 80 and 443); the ports it took."""
@@ -475,12 +696,13 @@ class Daemon:
         return clusterdns.snapshot(rc.state, t.ip, resolv)
 
     def _spawn(self, t: PodTarget) -> None:
+        """The pod's ``podnet.io/command``, in its namespace and its directory."""
         assert t.command is not None
         log = str(processes.pod_log_path(self.cluster, t.key))
-        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-               "HOSTNAME": t.hostname, "POD_NAME": t.name, "POD_NAMESPACE": t.namespace,
-               "POD_IP": t.ip, "NODE_NAME": t.node, "HOME": "/root"}
-        self.commands[t.key] = processes.spawn_in_netns(t.netns, t.command, log, env, t.key)
+        self.exited.discard(t.key)
+        self.commands[t.key] = processes.spawn_in_netns(
+            t.netns, t.command, log, self._pod_env(t), t.key,
+            cwd=str(processes.make_pod_dir(self.cluster, t.key)))
 
     def _reap(self) -> None:
         for key, proc in list(self.commands.items()):

@@ -6,7 +6,12 @@ Per cluster, under ``$PODNET_HOME/<cluster>/``:
   foreground, or the background daemon of ``podnet up -d``);
 * ``runtime.json`` — what it built and serves (phase, plugin, nodes, pods and their namespaces,
   port-forwards, pod commands and their pids), rewritten atomically as it changes;
-* ``logs/daemon.log`` and ``logs/pods/<ns>_<pod>.log``.
+* ``logs/daemon.log`` and ``logs/pods/<ns>_<pod>.log``;
+* ``pods/<ns>_<pod>/`` — each running pod's directory. podnet pods have no filesystem of their
+  own (they share the host's, like a hostPath volume of ``/``); this folder stands in for a
+  per-pod scratch volume: the working directory of the pod's command and of its exec probes
+  (``$PODNET_POD_DIR``), where the built-in server also reads its health overrides. It lives
+  as long as the pod (a restart keeps it, like an emptyDir) and goes with ``podnet down``.
 
 A pod whose manifest carries the annotation ``podnet.io/command`` runs that command instead of
 the built-in server: ``ip netns exec <pod netns> /bin/sh -c COMMAND``, in its own session, with
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -32,6 +38,9 @@ PID_FILE = "daemon.pid"
 RUNTIME_FILE = "runtime.json"
 LOG_DIR = "logs"
 POD_LOG_DIR = "pods"
+PODS_DIR = "pods"
+#: The environment variable naming a pod's directory, for its command and exec probes.
+POD_DIR_ENV = "PODNET_POD_DIR"
 
 
 def cluster_dir(cluster: str) -> Path:
@@ -60,6 +69,25 @@ def pod_log_path(cluster: str, key: str) -> Path:
 
 def daemon_log_path(cluster: str) -> Path:
     return log_dir(cluster) / "daemon.log"
+
+
+def pods_dir(cluster: str) -> Path:
+    return cluster_dir(cluster) / PODS_DIR
+
+
+def pod_dir(cluster: str, key: str) -> Path:
+    """The directory of pod ``NS/NAME`` (see the module doc)."""
+    return pods_dir(cluster) / key.replace("/", "_")
+
+
+def make_pod_dir(cluster: str, key: str) -> Path:
+    path = pod_dir(cluster, key)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def remove_pod_dir(cluster: str, key: str) -> None:
+    shutil.rmtree(pod_dir(cluster, key), ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------ pid files
@@ -117,13 +145,20 @@ def write_pid(cluster: str, pid: int | None = None) -> None:
 
 
 def remove_runtime_files(cluster: str) -> list[str]:
+    """The pid file, runtime.json and the pods' directories: what exists only while the cluster
+    is up (the stored state and the logs stay)."""
     removed = []
-    for p in (pid_path(cluster), runtime_path(cluster)):
+    # faults.json: the faults (podnet fault) lived in the namespaces that go with the daemon
+    for p in (pid_path(cluster), runtime_path(cluster), cluster_dir(cluster) / "faults.json"):
         try:
             p.unlink()
             removed.append(str(p))
         except FileNotFoundError:
             pass
+    pods = pods_dir(cluster)
+    if pods.is_dir():
+        shutil.rmtree(pods, ignore_errors=True)
+        removed.append(str(pods))
     return removed
 
 
@@ -159,16 +194,16 @@ class PodProcess:
 
 
 def spawn_in_netns(netns: str, command: str, log_path: str, env: dict[str, str] | None = None,
-                   key: str = "") -> PodProcess:
+                   key: str = "", cwd: str | None = None) -> PodProcess:
     """Start ``/bin/sh -c command`` inside ``netns`` (via ``ip netns exec``), output to
-    ``log_path``, in a session of its own."""
+    ``log_path``, in a session of its own, in ``cwd`` (the pod's directory)."""
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     out = open(log_path, "ab", buffering=0)  # noqa: SIM115
     try:
         proc = subprocess.Popen(
             ["ip", "netns", "exec", netns, "/bin/sh", "-c", command],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, close_fds=True,
+            start_new_session=True, env=env, close_fds=True, cwd=cwd,
         )
     finally:
         out.close()

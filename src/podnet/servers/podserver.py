@@ -16,6 +16,11 @@ TCP, speaking HTTP/1.x (keep-alive supported):
 * any other path (``/``, ``/health``, ``/api/v1/…``) — the JSON identity answer shared with the
   Ingress emulated backends (:func:`podnet.ingress.echo.answer`): pod, Service, port, method,
   path, headers, client_ip, protocol.
+* ``/healthz``, ``/readyz``, ``/livez`` — the same, unless the pod's directory (``state_dir``,
+  ``$PODNET_HOME/<cluster>/pods/<ns>_<pod>/``) holds a file of that name whose first word is an
+  HTTP status code: then that status (``echo 503 > …/readyz`` makes a readinessProbe on
+  ``/readyz`` fail; removing the file mends it). This is how a probe failure is staged for a
+  built-in server; the file is read, never run, and only root can write there.
 
 TCP not speaking HTTP (or silent for 300 ms after connecting): one line naming the pod, then close.
 UDP (and SCTP where the kernel has it): agnhost's ``hostname`` / ``echo TEXT`` / ``clientip``
@@ -33,6 +38,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -63,6 +69,8 @@ class PodIdentity:
     services: Mapping[int, str] = field(default_factory=dict)
     #: The address the sockets bind to in that namespace (every address by default).
     bind: str = "0.0.0.0"
+    #: The pod's directory, where health overrides are read ("" for none).
+    state_dir: str = ""
 
     @property
     def key(self) -> str:
@@ -81,12 +89,48 @@ def _ip_of(peer: Any) -> tuple[str, int]:
     return "", 0
 
 
+#: Paths whose answer a file of the same name in the pod's directory may override.
+HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
+_HEALTH_PREFIXES = tuple(sorted(HEALTH_PATHS))
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
+
+
+def parse_override(text: str) -> int | None:
+    """The status code a health override file asks for (its first word), None if it is not one."""
+    word = text.split(maxsplit=1)[0] if text.strip() else ""
+    if word.isdigit() and 100 <= int(word) <= 599:
+        return int(word)
+    return None
+
+
+def read_override(ident: PodIdentity, target: str) -> int | None:
+    """The override for ``target`` from the pod's directory (see the module doc), if any."""
+    if not ident.state_dir or not target.startswith(_HEALTH_PREFIXES):
+        return None  # the common case costs no parsing and no file system access
+    path = unquote(urlsplit(target).path)
+    if path not in HEALTH_PATHS:
+        return None
+    try:
+        with open(os.path.join(ident.state_dir, path[1:]), encoding="utf-8") as f:
+            return parse_override(f.read(64))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def reason_phrase(status: int) -> str:
+    return _PHRASES.get(status, "Unknown")
+
+
 def http_answer(ident: PodIdentity, port: int, method: str, target: str,
                 headers: Sequence[tuple[str, str]], client: tuple[str, int],
-                version: str = "HTTP/1.1") -> tuple[int, str, bytes]:
-    """(status, content type, body) for one HTTP request (pure)."""
+                version: str = "HTTP/1.1", override: int | None = None) -> tuple[int, str, bytes]:
+    """(status, content type, body) for one HTTP request (pure); ``override`` is the status a
+    health path was told to answer (:func:`read_override`)."""
     parts = urlsplit(target)
     path = unquote(parts.path)
+    if override is not None and path in HEALTH_PATHS:
+        text = f"{override} {reason_phrase(override)}\n"
+        return override, "text/plain; charset=utf-8", text.encode()
     if path == "/hostname":
         return 200, "text/plain; charset=utf-8", ident.hostname.encode()
     if path == "/clientip":
@@ -308,11 +352,14 @@ class PodServer:
             length = int(lower.get("content-length", "0") or 0)
             if length:
                 await reader.readexactly(min(length, MAX_BODY))
-            status, ctype, body = http_answer(ident, port, method, target, headers, client, version)
+            override = read_override(ident, target)
+            status, ctype, body = http_answer(ident, port, method, target, headers, client, version,
+                                              override)
             keep = version == "HTTP/1.1" and lower.get("connection", "").lower() != "close"
             if version == "HTTP/1.0" and lower.get("connection", "").lower() == "keep-alive":
                 keep = True
-            head = (f"{version if version.startswith('HTTP/1') else 'HTTP/1.1'} {status} OK\r\n"
+            head = (f"{version if version.startswith('HTTP/1') else 'HTTP/1.1'} {status} "
+                    f"{reason_phrase(status)}\r\n"
                     f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                     f"X-Podnet-Pod: {ident.key}\r\n"
                     f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")

@@ -1,0 +1,260 @@
+"""``podnet fault``, for real: the nft tables and qdiscs of :mod:`podnet.sim.faults`, applied in
+the cluster's namespaces, and the record that lets ``fault list``/``rm`` and ``trace`` find them.
+
+The record
+----------
+``$PODNET_HOME/<cluster>/faults.json`` lists the faults of the *running* cluster: each fault as
+:meth:`podnet.sim.faults.Fault.to_dict` has it, plus ``interfaces`` (``NETNS:DEV`` of the faulted
+devices) and ``applied`` (every nft table and root qdisc it made, with its namespace), so that
+removing a fault removes exactly what it made, whatever the cluster became since. The file also
+names the daemon it belongs to (pid and start time from ``runtime.json``): faults die with the
+namespaces they live in, so a record left by an earlier run (a ``kill -9`` of the daemon) is
+stale and ignored. ``podnet down`` deletes it with the other runtime files.
+
+Applying
+--------
+nft tables go in with one ``nft -f`` transaction per namespace and table (:mod:`podnet.linux.nft`,
+which enters the namespace and refuses the host's); tc runs as ``tc`` inside the namespace the
+same way. Everything is applied in order and, on any failure, what was applied is removed again:
+a fault is in place whole or not at all. The daemon's live re-syncs replace only its own tables
+(``kube-proxy``, ``podnet-masq``, the policy table), so the ``podnet-fault-<id>`` tables stay.
+A pod the daemon re-wires (its spec changed) gets a new namespace: its faults are gone from the
+machine, and ``fault list`` says so (state ``missing``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from podnet.cli import store
+from podnet.linux import names, netns, nft, processes
+from podnet.sim.faults import NETEM_MISSING, Fault, Place, Program, compile_fault
+
+FAULTS_FILE = "faults.json"
+FORMAT = "podnet.io/faults-v1"
+
+_netem: dict[str, bool] = {}
+
+
+class FaultIOError(RuntimeError):
+    """Applying or removing a fault failed; the message is for the user."""
+
+
+# ------------------------------------------------------------------------------- names
+
+
+def faults_path(cluster: str) -> Path:
+    return store.cluster_dir(cluster) / FAULTS_FILE
+
+
+def netns_of(cluster: str, place: Place) -> str:
+    """The namespace a :class:`Place` names in ``cluster``."""
+    if place.role == "underlay":
+        return names.underlay_ns(cluster)
+    if place.role == "node":
+        return names.node_ns(cluster, place.name)
+    ns, _, pod = place.name.partition("/")
+    return names.pod_ns(cluster, ns, pod)
+
+
+def program_of(fault: Fault) -> Program:
+    return compile_fault(fault, names.underlay_port)
+
+
+def interfaces(cluster: str, program: Program) -> list[str]:
+    return [f"{netns_of(cluster, p)}:{dev}" for p, dev in program.interfaces]
+
+
+# ------------------------------------------------------------------------------- record
+
+
+def _daemon_id(cluster: str) -> dict[str, Any] | None:
+    rt = processes.read_runtime(cluster)
+    if not rt or processes.running_daemon(cluster) is None:
+        return None
+    return {"pid": rt.get("pid"), "started": rt.get("started")}
+
+
+def read_records(cluster: str) -> list[dict[str, Any]]:
+    """The fault records of the running cluster (none when it is not up, or the file is an
+    earlier run's)."""
+    try:
+        data = json.loads(faults_path(cluster).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return []
+    if data.get("daemon") != _daemon_id(cluster):
+        return []
+    return [r for r in data.get("faults") or [] if isinstance(r, dict) and "id" in r]
+
+
+def write_records(cluster: str, records: Sequence[dict[str, Any]]) -> None:
+    """Store ``records`` (atomically); no records, no file."""
+    path = faults_path(cluster)
+    if not records:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    doc = {"format": FORMAT, "cluster": cluster, "daemon": _daemon_id(cluster),
+           "faults": list(records)}
+    store.write_atomic(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def load_faults(cluster: str) -> list[Fault]:
+    """The faults in place in ``cluster`` (for ``trace``); unreadable records are skipped."""
+    out = []
+    for r in read_records(cluster):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            out.append(Fault.from_dict(r))
+    return out
+
+
+def record(cluster: str, fault: Fault, program: Program,
+           applied: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+    doc = fault.to_dict()
+    doc["interfaces"] = interfaces(cluster, program)
+    doc["direction"] = "both" if fault.impairment.partition or fault.target.kind == "link" \
+        else "egress"
+    doc["applied"] = applied
+    return doc
+
+
+# ------------------------------------------------------------------------------- tc
+
+
+def tc_path() -> str:
+    path = shutil.which("tc")
+    if path is None:
+        raise FaultIOError("error: the tc command (iproute2) is missing: apt-get install iproute2")
+    return path
+
+
+def tc(ns: str, args: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``tc ARGS`` inside namespace ``ns`` (never the host's)."""
+    exe = tc_path()
+    with netns.enter(ns):
+        netns.assert_not_host("run tc")
+        proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30,
+                              check=False)
+    if check and proc.returncode != 0:
+        raise FaultIOError(f"error: tc {' '.join(args)} in {ns} failed: "
+                           f"{proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+def netem_supported(ns: str) -> bool:
+    """Whether the kernel has sch_netem: a netem qdisc tried on ``lo`` of ``ns`` (one of the
+    cluster's namespaces) and removed at once. Asked once per process."""
+    if "netem" not in _netem:
+        tc_path()
+        if not netns.exists(ns):
+            raise FaultIOError(f"error: no network namespace {ns}: is the cluster up?")
+        got = tc(ns, ["qdisc", "add", "dev", "lo", "root", "handle", "ffff:", "netem",
+                      "delay", "0ms"], check=False)
+        ok = got.returncode == 0
+        if ok:
+            tc(ns, ["qdisc", "del", "dev", "lo", "root"], check=False)
+        elif "unknown" not in got.stderr.lower() and "not found" not in got.stderr.lower():
+            raise FaultIOError(f"error: cannot tell whether the kernel has sch_netem: tc in {ns}: "
+                               f"{got.stderr.strip()}")
+        _netem["netem"] = ok
+    return _netem["netem"]
+
+
+# ------------------------------------------------------------------------------- apply
+
+
+def apply(cluster: str, fault: Fault, program: Program) -> dict[str, list[dict[str, str]]]:
+    """Make ``fault`` real; what it made (for :func:`remove`). All or nothing."""
+    applied: dict[str, list[dict[str, str]]] = {"nft": [], "tc": []}
+    for place in [op.place for op in program.nft] + [t.place for t in program.tc]:
+        ns = netns_of(cluster, place)
+        if not netns.exists(ns):
+            raise FaultIOError(f'error: {place.label} of cluster "{cluster}" has no network '
+                               f"namespace ({ns}): is the cluster up?")
+    if program.tc:
+        tc_path()
+        if fault.impairment.needs_netem and \
+                not netem_supported(netns_of(cluster, program.tc[0].place)):
+            raise FaultIOError(f"error: {NETEM_MISSING}")
+    try:
+        for t in program.tc:
+            ns = netns_of(cluster, t.place)
+            applied["tc"].append({"netns": ns, "dev": t.dev})
+            for i, args in enumerate(t.commands):
+                try:
+                    tc(ns, args)
+                except FaultIOError:
+                    if i == 0:  # the root qdisc was not made: nothing of ours to delete there
+                        applied["tc"].pop()
+                    raise
+        for op in program.nft:
+            ns = netns_of(cluster, op.place)
+            try:
+                nft.load(ns, op.text)
+            except nft.NftError as e:
+                raise FaultIOError(f"error: {e}") from e
+            applied["nft"].append({"netns": ns, "family": op.family, "table": op.table})
+    except BaseException:
+        remove(applied)
+        raise
+    return applied
+
+
+def remove(applied: dict[str, Any]) -> list[str]:
+    """Remove what a fault made; what could not be removed (a namespace already gone is not a
+    problem: what was in it went with it)."""
+    problems = []
+    for t in applied.get("nft") or []:
+        ns = str(t["netns"])
+        if not netns.exists(ns):
+            continue
+        try:
+            nft.run(ns, ["delete", "table", str(t["family"]), str(t["table"])])
+        except nft.NftError as e:
+            if "No such file" not in str(e):
+                problems.append(str(e))
+    for t in applied.get("tc") or []:
+        ns = str(t["netns"])
+        if not netns.exists(ns):
+            continue
+        got = tc(ns, ["qdisc", "del", "dev", str(t["dev"]), "root"], check=False)
+        err = got.stderr.strip()
+        if got.returncode != 0 and "Cannot find device" not in err and \
+                "Cannot delete qdisc with handle of zero" not in err and \
+                "No such file" not in err:
+            problems.append(f"tc qdisc del dev {t['dev']} root in {ns}: {err}")
+    return problems
+
+
+def state(applied: dict[str, Any]) -> str:
+    """``applied`` (everything the fault made is there), ``partial`` or ``missing`` (its
+    namespace or device was re-made, e.g. a pod re-wired); ``unknown`` without root."""
+    if os.geteuid() != 0:
+        return "unknown"
+    have = want = 0
+    for t in applied.get("nft") or []:
+        want += 1
+        ns = str(t["netns"])
+        if netns.exists(ns):
+            with contextlib.suppress(nft.NftError):
+                if f"{t['family']} {t['table']}" in nft.list_tables(ns):
+                    have += 1
+    for t in applied.get("tc") or []:
+        want += 1
+        ns = str(t["netns"])
+        if netns.exists(ns):
+            got = tc(ns, ["qdisc", "show", "dev", str(t["dev"]), "root"], check=False)
+            if got.returncode == 0 and " 1: root" in got.stdout:
+                have += 1
+    if have == want:
+        return "applied"
+    return "missing" if have == 0 else "partial"

@@ -1,0 +1,318 @@
+"""``podnet fault`` for real (root, Linux), on examples/shop under flannel, as a user types it:
+a partition really blocks a TCP connect and ``fault rm`` gives it back; loss drops the share of
+probes it says; a rate limits a bulk transfer to about the rate; the daemon's live re-sync
+leaves the faults alone; ``trace`` shows them; ``down`` leaves no record. Delay needs sch_netem:
+without it ``fault add --delay`` must fail with the reason and apply nothing, and the delay
+measurement skips saying so."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_linux_cli import EXAMPLE, Cli
+from test_linux_support import new_cluster_name, require_root
+
+pytestmark = pytest.mark.root
+
+DB0, DB1 = "data/db-0", "data/db-1"  # on worker and worker2
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    require_root()
+    from podnet.linux import teardown
+
+    c = Cli(tmp_path_factory.mktemp("fault") / "home", new_cluster_name())
+    try:
+        c.run("up", "-d", "-f", EXAMPLE)
+        yield c
+    finally:
+        c.run("down", check=False)
+        teardown.teardown(c.cluster)
+        assert teardown.leftovers(c.cluster) == []
+
+
+@pytest.fixture(autouse=True)
+def no_faults_left(shop: Cli) -> Iterator[None]:
+    """Every test starts and ends without faults (removed even when it fails)."""
+    yield
+    shop.run("fault", "rm", "--all", check=False)
+
+
+def ns(c: Cli, key: str) -> str:
+    from podnet.linux import names
+
+    space, _, name = key.partition("/")
+    return names.pod_ns(c.cluster, space, name)
+
+
+def ip(key: str) -> str:
+    from podnet.cli.context import Options, compute
+
+    space, _, name = key.partition("/")
+    pod = compute(Options(filenames=[EXAMPLE])).state.pod(space, name)
+    assert pod is not None
+    return pod.ips[0]
+
+
+def connects(c: Cli, frm: str, to: str, port: int = 5432, timeout: float = 1.0) -> bool:
+    """Whether a TCP connect from pod ``frm`` to pod ``to`` completes (the handshake crosses
+    the path both ways)."""
+    from podnet.linux import netns
+
+    sock = netns.socket_in(ns(c, frm), socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((ip(to), port))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def echo_burst(netns_name: str, dst: str, count: int = 200) -> int:
+    """``count`` ICMP echoes from ``netns_name`` to ``dst``, 2 ms apart, one each: how many
+    were answered (within half a second of the last)."""
+    from podnet.linux import netns
+
+    sock = netns.socket_in(netns_name, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ident = secrets.randbits(16)
+    answered: set[int] = set()
+    done = threading.Event()
+
+    def receive() -> None:
+        sock.settimeout(0.2)
+        while not done.is_set():
+            try:
+                data, addr = sock.recvfrom(2048)
+            except (TimeoutError, socket.timeout):
+                continue
+            ihl = (data[0] & 0x0F) * 4
+            typ, _c, _k, rid, seq = struct.unpack("!BBHHH", data[ihl: ihl + 8])
+            if typ == 0 and rid == ident and addr[0] == dst:
+                answered.add(seq)
+
+    def checksum(b: bytes) -> int:
+        s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+        s = (s >> 16) + (s & 0xFFFF)
+        return ~(s + (s >> 16)) & 0xFFFF
+
+    t = threading.Thread(target=receive, daemon=True)
+    t.start()
+    try:
+        for seq in range(1, count + 1):
+            body = b"podnet-fault-probe!!"
+            head = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+            pkt = struct.pack("!BBHHH", 8, 0, checksum(head + body), ident, seq) + body
+            sock.sendto(pkt, (dst, 0))
+            time.sleep(0.002)
+        time.sleep(0.5)
+    finally:
+        done.set()
+        t.join(2)
+        sock.close()
+    return len(answered)
+
+
+def bulk_mbit(c: Cli, sender: str, receiver: str, size: int) -> float:
+    """Send ``size`` bytes over TCP from pod ``sender`` to a listener in pod ``receiver``:
+    the receiver's throughput in Mbit/s (from its first byte to the last)."""
+    from podnet.linux import netns
+
+    srv = netns.socket_in(ns(c, receiver), socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((ip(receiver), 0))
+    srv.listen(1)
+    srv.settimeout(10)
+    port = srv.getsockname()[1]
+    result: dict[str, float] = {}
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.settimeout(20)
+        got, first = 0, 0.0
+        with conn:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                if not got:
+                    first = time.monotonic()
+                got += len(chunk)
+        result["bytes"], result["secs"] = got, time.monotonic() - first
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    cli_sock = netns.socket_in(ns(c, sender), socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        cli_sock.settimeout(20)
+        cli_sock.connect((ip(receiver), port))
+        cli_sock.sendall(b"x" * size)
+        cli_sock.shutdown(socket.SHUT_WR)
+        t.join(25)
+    finally:
+        cli_sock.close()
+        srv.close()
+    assert result.get("bytes") == size, result
+    return result["bytes"] * 8 / max(result["secs"], 1e-6) / 1e6
+
+
+def tables(netns_name: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", netns_name, "nft", "list", "tables"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def qdiscs(netns_name: str, dev: str = "eth0") -> str:
+    return subprocess.run(["ip", "netns", "exec", netns_name, "tc", "qdisc", "show", "dev", dev],
+                          capture_output=True, text=True, check=True).stdout
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_partition_blocks_a_connect_and_rm_restores_it(shop: Cli) -> None:
+    assert connects(shop, DB0, DB1)
+    out = shop.run("fault", "add", "link", DB0, DB1, "--partition").stdout
+    assert out.startswith(f"fault f1 added: partition on link {DB0} {DB1}")
+    assert not connects(shop, DB0, DB1) and not connects(shop, DB1, DB0)
+    assert connects(shop, DB0, "frontend/web-8474558567-l2dsh", 8080)  # only that link
+    doc = json.loads(shop.run("trace", DB0, f"{DB1}:5432", "-o", "json").stdout)
+    assert doc["verdict"] == "dropped" and doc["client_sees"] == "timeout"
+    assert doc["hops"][-1]["stage"] == "drop" and doc["faults"][0]["id"] == "f1"
+    again = shop.run("fault", "add", "link", DB0, DB1, "--loss", "5", check=False)
+    assert again.returncode == 1 and "already has fault f1" in again.stderr
+    shop.run("fault", "rm", "f1")
+    assert connects(shop, DB0, DB1)
+    assert "podnet-fault" not in tables(shop_node(shop, "worker"))
+
+    # a pod pulled off the network, by a prefix of its name; the text trace says so
+    out = shop.run("fault", "add", "data/db-1", "--partition").stdout
+    assert out.startswith("fault f1 added")  # ids: one more than the highest in place
+    assert not connects(shop, DB0, DB1)
+    text = shop.run("trace", DB0, f"{DB1}:5432").stdout
+    assert f"↳ fault f1 ({DB1}): partitioned" in text and "\ndropped: partitioned by fault f1" in text
+    shop.run("fault", "rm", "f1")
+    assert connects(shop, DB0, DB1)
+
+
+def shop_node(c: Cli, node: str) -> str:
+    from podnet.linux import names
+
+    return names.node_ns(c.cluster, node)
+
+
+def test_partition_survives_the_daemons_live_resync(shop: Cli, tmp_path: Path) -> None:
+    shop.run("fault", "add", "node/worker2", "--partition")
+    log = Path(shop.env["PODNET_HOME"]) / shop.cluster / "logs" / "daemon.log"
+    before = log.read_text().count("converged in")
+    svc = tmp_path / "svc.yaml"
+    svc.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: extra, namespace: data}\n"
+                   "spec:\n  selector: {app: db}\n  ports: [{port: 9999, targetPort: 5432}]\n")
+    shop.run("apply", "-f", str(svc))
+    try:
+        deadline = time.monotonic() + 10
+        while log.read_text().count("converged in") == before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert log.read_text().count("converged in") > before, "the daemon did not re-sync"
+        assert "podnet-fault-f1" in tables(ns_underlay(shop))
+        assert "podnet-fault-f1" in tables(shop_node(shop, "worker2"))
+        assert not connects(shop, DB0, DB1)
+        listed = json.loads(shop.run("fault", "list", "-o", "json").stdout)["faults"]
+        assert [(f["id"], f["state"]) for f in listed] == [("f1", "applied")]
+    finally:
+        shop.run("delete", "-f", str(svc), check=False)
+    shop.run("fault", "rm", "--all")
+    assert connects(shop, DB0, DB1)
+
+
+def ns_underlay(c: Cli) -> str:
+    from podnet.linux import names
+
+    return names.underlay_ns(c.cluster)
+
+
+def test_loss_drops_its_share_of_the_probes(shop: Cli) -> None:
+    src = ns(shop, DB0)
+    assert echo_burst(src, ip(DB1), 50) >= 48
+    shop.run("fault", "add", "data/db-1", "--loss", "100")  # the replies leave db-1
+    assert echo_burst(src, ip(DB1), 50) == 0
+    shop.run("fault", "rm", "--all")
+    shop.run("fault", "add", "node/worker", "--loss", "50")  # the requests leave worker
+    got = echo_burst(src, ip(DB1), 200)
+    assert 50 <= got <= 150, f"{got}/200 answered with 50% loss"
+    # traffic that does not leave worker's eth0 is untouched
+    same_node = "frontend/assets-6965cd777-2zh7p"
+    assert echo_burst(src, ip(same_node), 50) >= 48
+    listed = json.loads(shop.run("fault", "list", "-o", "json").stdout)["faults"]
+    assert listed[0]["params"] == {"loss_pct": 50.0}
+    assert listed[0]["interfaces"] == [f"{shop_node(shop, 'worker')}:eth0"]
+    assert set(listed[0]) >= {"id", "target", "kind", "params", "summary", "interfaces",
+                              "direction", "created", "state", "applied"}
+
+
+@pytest.mark.parametrize("target", [
+    ("data/db-1",),                                  # tbf on the pod's eth0
+    ("link", "node/worker2", "node/worker"),         # htb, steered on the wire
+    ("link", DB1, DB0),                              # htb, steered after DNAT on the node
+], ids=["pod-tbf", "node-link-htb", "pod-link-htb"])
+def test_rate_limits_a_bulk_transfer(shop: Cli, target: tuple[str, ...]) -> None:
+    free = bulk_mbit(shop, DB1, DB0, 4_000_000)
+    shop.run("fault", "add", *target, "--rate", "4mbit")
+    limited = bulk_mbit(shop, DB1, DB0, 600_000)  # ~1.2 s at 4 Mbit/s
+    assert free > 20, f"unlimited transfer only {free:.1f} Mbit/s"
+    assert 2.0 <= limited <= 5.2, f"{limited:.2f} Mbit/s under a 4mbit limit"
+
+
+def test_delay_needs_netem(shop: Cli) -> None:
+    from podnet.linux import fault as fio
+
+    if fio.netem_supported(ns(shop, DB1)):
+        shop.run("fault", "add", DB1, "--delay", "100")
+        from podnet.linux import probe
+
+        rtt = probe.ping(ns(shop, DB0), ip(DB1), timeout=2)
+        assert rtt is not None and rtt >= 0.1
+        return
+    r = shop.run("fault", "add", DB1, "--delay", "100", "--loss", "10", check=False)
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        "error: this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt "
+        "need it; --loss, --rate and --partition work without it")
+    assert json.loads(shop.run("fault", "list", "-o", "json").stdout)["faults"] == []
+    assert "podnet-fault" not in tables(shop_node(shop, "worker2"))
+    assert "noqueue" in qdiscs(ns(shop, DB1))
+    pytest.skip("this kernel has no sch_netem: --delay cannot be measured here (the refusal was "
+                "checked)")
+
+
+def test_down_removes_every_fault_and_its_record(tmp_path: Path) -> None:
+    require_root()
+    from podnet.linux import teardown
+
+    c = Cli(tmp_path / "home", new_cluster_name())
+    try:
+        c.run("up", "-d", "-f", EXAMPLE)
+        c.run("fault", "add", "node/worker", "--rate", "10mbit")
+        c.run("fault", "add", "link", "node/control-plane", DB1, "--loss", "20")
+        record = Path(c.env["PODNET_HOME"]) / c.cluster / "faults.json"
+        assert len(json.loads(record.read_text())["faults"]) == 2
+        c.run("down")
+        assert not record.exists()
+        assert "No faults" in c.run("fault", "list").stderr
+        assert teardown.leftovers(c.cluster) == []
+    finally:
+        c.run("down", check=False)
+        teardown.teardown(c.cluster)
+        assert teardown.leftovers(c.cluster) == []
+    assert not os.path.exists(f"/run/netns/pn-{c.cluster}-underlay")
