@@ -173,6 +173,77 @@ def test_rate_and_netem_on_a_device(shop: tuple[ClusterState, NetworkPlan]) -> N
     assert op.commands[1][8:12] == ("tbf", "rate", "100mbit", "burst")
 
 
+def test_without_netem_a_node_or_pod_gets_a_delay_line(
+        shop: tuple[ClusterState, NetworkPlan]) -> None:
+    state, plan = shop
+    db0 = pod(state, "data/db-0")
+    prog = F.compile_fault(fault(plan, [db0], delay="100", jitter="20", corrupt="1", loss="5"),
+                           underlay_port, netem=False)
+    assert prog.tc == ()  # no netem; the loss stays an nft drop at the peer
+    (line,) = prog.delaylines
+    assert line == F.DelayLineOp(F.Place("pod", db0), "eth0", "pnd-f1", 100.0, 20.0, 1.0)
+    assert line.argv() == ("--dev", "eth0", "--tap", "pnd-f1", "--delay", "100", "--jitter",
+                           "20", "--corrupt", "1", "--mark", str(F.DELAYLINE_MARK))
+    by = {op.place: op for op in prog.nft}
+    steer = by[F.Place("pod", db0)].text
+    assert 'add chain netdev podnet-fault-f1 delay-eth0 { type filter hook egress device "eth0"' \
+        in steer
+    assert f'meta mark != {F.DELAYLINE_MARK:#x} fwd to "pnd-f1"' in steer
+    assert "numgen random" in by[F.Place("node", "worker")].text
+    # with --rate, the tbf stays on the device: the frames the delay line sends go through it
+    node = F.compile_fault(fault(plan, ["node/worker"], delay="50", rate="1mbit", fid="f12"),
+                           underlay_port, netem=False)
+    assert [d.tap for d in node.delaylines] == ["pnd-f12"]
+    (op,) = node.tc
+    assert op.commands[0][4:8] == ("root", "handle", "1:", "tbf")
+    # no delay option, no delay line, netem or not
+    assert F.compile_fault(fault(plan, [db0], loss="5"), underlay_port, netem=False) == \
+        F.compile_fault(fault(plan, [db0], loss="5"), underlay_port)
+    assert F.delayline_dev("f123456789012345") == "pnd-f1234567890"
+
+
+def test_without_netem_a_link_refuses_delay(shop: tuple[ClusterState, NetworkPlan]) -> None:
+    state, plan = shop
+    db0, db1 = pod(state, "data/db-0"), pod(state, "data/db-1")
+    for ends in (["node/worker", "node/worker2"], [db0, db1]):
+        (msg,) = errors(F.compile_fault, fault(plan, ends, delay="10"), underlay_port,
+                        netem=False)
+        assert msg == f"error: {F.NETEM_MISSING_LINK}"
+        assert "on node/NAME and NS/POD targets they work without it" in msg
+    assert F.compile_fault(fault(plan, [db0, db1], loss="10"), underlay_port, netem=False).nft
+
+
+def test_the_delay_line_queue_holds_reorders_and_corrupts() -> None:
+    import random
+
+    from podnet.linux import delayline as D
+
+    rng = random.Random(7)
+    q = D.DelayQueue(100, rng=rng)
+    for i in range(5):
+        assert q.push(10.0 + i / 1000, bytes([i])) == pytest.approx(10.1 + i / 1000)
+    assert q.due(10.0999) == [] and len(q) == 5
+    assert q.due(10.2) == [bytes([i]) for i in range(5)]  # no jitter: arrival order
+    holds = [D.hold_ms(100, 20, rng) for _ in range(2000)]
+    assert 80 <= min(holds) < 82 and 118 < max(holds) <= 120  # uniform, ±jitter
+    assert D.hold_ms(5, 20, rng) >= 0
+    jq = D.DelayQueue(100, 20, rng=rng)
+    for i in range(200):
+        jq.push(i / 10000, i.to_bytes(2, "big"))
+    order = [int.from_bytes(f, "big") for f in jq.due(1.0)]
+    assert sorted(order) == list(range(200)) and order != list(range(200))  # jitter reorders
+    ip = bytes(12) + b"\x08\x00" + bytes(range(40))
+    arp = bytes(12) + b"\x08\x06" + bytes(28)
+    flipped = D.corrupt(ip, 100, rng)
+    diff = [(a ^ b) for a, b in zip(ip, flipped, strict=True)]
+    assert sum(bin(d).count("1") for d in diff) == 1 and not any(diff[:14])
+    assert D.corrupt(arp, 100, rng) is arp and D.corrupt(ip, 0, rng) is ip
+    cq = D.DelayQueue(0, corrupt_pct=30, rng=random.Random(1))
+    for _ in range(1000):
+        cq.push(0.0, ip)
+    assert 250 <= cq.corrupted <= 350
+
+
 def test_a_link_between_nodes_is_picked_on_the_wire(shop: tuple[ClusterState, NetworkPlan]) -> None:
     _, plan = shop
     prog = F.compile_fault(fault(plan, ["node/worker", "node/worker2"], loss="10",

@@ -1,9 +1,10 @@
 """``podnet fault`` for real (root, Linux), on examples/shop under flannel, as a user types it:
 a partition really blocks a TCP connect and ``fault rm`` gives it back; loss drops the share of
 probes it says; a rate limits a bulk transfer to about the rate; the daemon's live re-sync
-leaves the faults alone; ``trace`` shows them; ``down`` leaves no record. Delay needs sch_netem:
-without it ``fault add --delay`` must fail with the reason and apply nothing, and the delay
-measurement skips saying so."""
+leaves the faults alone; ``trace`` shows them; ``down`` leaves no record. ``--delay``,
+``--jitter`` and ``--corrupt`` are measured on a pod: with sch_netem they are netem, without it
+(this kernel, CI's) a userspace delay line whose process must go with ``fault rm`` and ``down``;
+a link refuses them without netem."""
 
 from __future__ import annotations
 
@@ -274,41 +275,110 @@ def test_rate_limits_a_bulk_transfer(shop: Cli, target: tuple[str, ...]) -> None
     assert 2.0 <= limited <= 5.2, f"{limited:.2f} Mbit/s under a 4mbit limit"
 
 
-def test_delay_needs_netem(shop: Cli) -> None:
+def rtts(netns_name: str, dst: str, count: int) -> list[float]:
+    """``count`` ICMP round-trip times (seconds) from ``netns_name`` to ``dst``, one echo each."""
+    from podnet.linux import probe
+
+    out = []
+    for _ in range(count):
+        rtt = probe.ping(netns_name, dst, timeout=2, count=1)
+        assert rtt is not None, f"no echo reply from {dst}"
+        out.append(rtt)
+    return out
+
+
+def delayline_of(c: Cli) -> dict[str, object] | None:
+    """The delay line entry of the only fault in place (None: netem did it)."""
+    (rec,) = json.loads(c.run("fault", "list", "-o", "json").stdout)["faults"]
+    assert rec["state"] == "applied", rec
+    lines = rec["applied"].get("delayline") or []
+    return lines[0] if lines else None
+
+
+def links(netns_name: str) -> str:
+    return subprocess.run(["ip", "-n", netns_name, "-o", "link"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_delay_and_jitter_raise_the_rtt_and_rm_restores_it(shop: Cli) -> None:
+    from podnet.linux import processes
+
+    src, dst = ns(shop, DB0), ip(DB1)
+    assert max(rtts(src, dst, 5)) < 0.05
+    out = shop.run("fault", "add", DB0, "--delay", "100").stdout
+    assert out.startswith(f"fault f1 added: delay 100ms on {DB0} ({src}:eth0; egress")
+    line = delayline_of(shop)
+    if line is not None:  # no sch_netem: a process holds the frames
+        assert "userspace delay line pnd-f1" in out
+        assert processes.alive(int(str(line["pid"]))) and "pnd-f1" in links(src)
+    got = rtts(src, dst, 10)
+    assert all(0.09 <= r <= 0.2 for r in got), got
+    # what does not leave db-0's eth0 (its loopback) is not delayed
+    assert max(rtts(src, "127.0.0.1", 3)) < 0.05
+    shop.run("fault", "rm", "f1")
+    assert max(rtts(src, dst, 5)) < 0.05
+    if line is not None:
+        assert not processes.alive(int(str(line["pid"])))
+        assert "pnd-f1" not in links(src)
+    assert "podnet-fault" not in tables(src)
+
+    # a node: what it sends, VXLAN-encapsulated pod traffic included, but not what stays on it
+    shop.run("fault", "add", "node/worker", "--delay", "100")
+    got = rtts(src, dst, 5)
+    assert all(0.09 <= r <= 0.2 for r in got), got
+    assert max(rtts(src, ip("frontend/assets-6965cd777-2zh7p"), 3)) < 0.05
+    shop.run("fault", "rm", "--all")
+
+    shop.run("fault", "add", DB0, "--delay", "100", "--jitter", "20")
+    got = rtts(src, dst, 20)
+    assert all(0.075 <= r <= 0.2 for r in got), got
+    assert max(got) - min(got) >= 0.01, f"no spread under ±20ms jitter: {got}"
+
+
+def test_corrupt_breaks_the_checksums(shop: Cli) -> None:
+    src = ns(shop, DB0)
+    assert connects(shop, DB0, DB1)
+    shop.run("fault", "add", DB0, "--corrupt", "100")
+    # every frame db-0 sends has a flipped bit: the receiver's checksums throw them away
+    assert not connects(shop, DB0, DB1)
+    assert echo_burst(src, ip(DB1), 50) <= 5
+    shop.run("fault", "rm", "--all")
+    assert connects(shop, DB0, DB1)
+
+
+def test_a_link_refuses_delay_without_netem(shop: Cli) -> None:
     from podnet.linux import fault as fio
 
     if fio.netem_supported(ns(shop, DB1)):
-        shop.run("fault", "add", DB1, "--delay", "100")
-        from podnet.linux import probe
-
-        rtt = probe.ping(ns(shop, DB0), ip(DB1), timeout=2)
-        assert rtt is not None and rtt >= 0.1
-        return
-    r = shop.run("fault", "add", DB1, "--delay", "100", "--loss", "10", check=False)
+        pytest.skip("this kernel has sch_netem: a link takes --delay")
+    r = shop.run("fault", "add", "link", DB0, DB1, "--delay", "100", "--loss", "10", check=False)
     assert r.returncode == 1
     assert r.stderr.strip() == (
-        "error: this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt "
-        "need it; --loss, --rate and --partition work without it")
+        "error: this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt on "
+        "a link need it; on node/NAME and NS/POD targets they work without it (a userspace delay "
+        "line), and --loss, --rate and --partition work on links")
     assert json.loads(shop.run("fault", "list", "-o", "json").stdout)["faults"] == []
     assert "podnet-fault" not in tables(shop_node(shop, "worker2"))
     assert "noqueue" in qdiscs(ns(shop, DB1))
-    pytest.skip("this kernel has no sch_netem: --delay cannot be measured here (the refusal was "
-                "checked)")
 
 
 def test_down_removes_every_fault_and_its_record(tmp_path: Path) -> None:
     require_root()
-    from podnet.linux import teardown
+    from podnet.linux import processes, teardown
 
     c = Cli(tmp_path / "home", new_cluster_name())
     try:
         c.run("up", "-d", "-f", EXAMPLE)
         c.run("fault", "add", "node/worker", "--rate", "10mbit")
         c.run("fault", "add", "link", "node/control-plane", DB1, "--loss", "20")
+        c.run("fault", "add", DB0, "--delay", "20", "--jitter", "5")
         record = Path(c.env["PODNET_HOME"]) / c.cluster / "faults.json"
-        assert len(json.loads(record.read_text())["faults"]) == 2
+        recs = json.loads(record.read_text())["faults"]
+        assert len(recs) == 3
+        pids = [int(d["pid"]) for r in recs for d in r["applied"].get("delayline") or []]
         c.run("down")
         assert not record.exists()
+        assert not [p for p in pids if processes.alive(p)], "a delay line outlived the cluster"
         assert "No faults" in c.run("fault", "list").stderr
         assert teardown.leftovers(c.cluster) == []
     finally:

@@ -3,9 +3,10 @@
 ``podnet fault add (node/NAME | NS/POD | link A B) [--delay MS] [--jitter MS] [--loss PCT]
 [--corrupt PCT] [--rate RATE] [--partition]``
     Applies the fault for real (Linux, root, the cluster up): nftables drops for ``--loss`` and
-    ``--partition``, tbf for ``--rate``, netem for ``--delay/--jitter/--corrupt`` (a kernel
-    without sch_netem refuses those, naming what is missing, and nothing is applied). Where and
-    in which direction each acts: :mod:`podnet.sim.faults`. A target that already has a fault is
+    ``--partition``, tbf for ``--rate``, netem for ``--delay/--jitter/--corrupt`` — on a kernel
+    without sch_netem, a userspace delay line for a node or pod target (a process podnet starts
+    and stops with the fault), while a link refuses them, naming what is missing, and nothing is
+    applied. Where and in which direction each acts: :mod:`podnet.sim.faults`. A target that already has a fault is
     an error (``fault rm`` it first): one fault per target keeps ``list`` and ``trace`` readable.
     Pods take a unique prefix of their name, as ``exec`` does.
 
@@ -31,7 +32,6 @@ from podnet.cli import store
 from podnet.cli.context import CliError, common_options, options
 from podnet.cli.tabwriter import table
 from podnet.sim.faults import (
-    NETEM_MISSING,
     Fault,
     FaultError,
     compile_fault,
@@ -77,10 +77,11 @@ def fault_group() -> None:
 @fault_group.command("add", context_settings=CONTEXT_SETTINGS)
 @common_options
 @click.argument("target", nargs=-1, required=True)
-@click.option("--delay", metavar="MS", help="Add MS milliseconds to what leaves (netem).")
-@click.option("--jitter", metavar="MS", help="Vary the delay by ±MS (netem; needs --delay).")
+@click.option("--delay", metavar="MS", help="Add MS milliseconds to what leaves (netem, or a "
+              "userspace delay line without it).")
+@click.option("--jitter", metavar="MS", help="Vary the delay by ±MS (needs --delay).")
 @click.option("--loss", metavar="PCT", help="Drop PCT percent of the packets (0-100).")
-@click.option("--corrupt", metavar="PCT", help="Corrupt PCT percent of the packets (netem).")
+@click.option("--corrupt", metavar="PCT", help="Corrupt PCT percent of the packets (flip a bit).")
 @click.option("--rate", metavar="RATE", help="Limit the bandwidth (tc syntax: 1mbit, 500kbit…).")
 @click.option("--partition", is_flag=True, help="Drop everything, both ways (pull the cable).")
 @click.pass_context
@@ -128,19 +129,17 @@ def add_cmd(ctx: click.Context, target: tuple[str, ...], delay: str | None, jitt
                            f"({same.get('summary', '')}): podnet fault rm {same['id']} first")
         fault = Fault(next_id(str(r["id"]) for r in records), resolved, imp, store.now_rfc3339())
         try:
-            program = compile_fault(fault, names.underlay_port)
-        except FaultError as e:
-            raise CliError(*e.errors) from e
-        try:
-            if imp.needs_netem and program.tc and \
-                    not fio.netem_supported(fio.netns_of(cluster, program.tc[0].place)):
-                raise CliError(f"error: {NETEM_MISSING}")
+            netem = fio.netem_for(cluster, fault)
         except fio.FaultIOError as e:
             raise CliError(str(e)) from e
+        try:
+            program = compile_fault(fault, names.underlay_port, netem)
+        except FaultError as e:
+            raise CliError(*e.errors) from e
         existing = {}
         for r in records:
             try:
-                existing[str(r["id"])] = fio.program_of(Fault.from_dict(r))
+                existing[str(r["id"])] = fio.program_of_record(r)
             except (KeyError, TypeError, ValueError, FaultError):
                 continue
         other = conflict(program, existing)
@@ -156,8 +155,10 @@ def add_cmd(ctx: click.Context, target: tuple[str, ...], delay: str | None, jitt
     if opts.output == "json":
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
         return
+    how = "".join(f"; userspace delay line {d['tap']} (no sch_netem)"
+                  for d in applied.get("delayline") or [])
     click.echo(f"fault {fault.id} added: {fault.summary} on {resolved.text} "
-               f"({', '.join(doc['interfaces'])}; {doc['direction']})")
+               f"({', '.join(doc['interfaces'])}; {doc['direction']}{how})")
 
 
 @fault_group.command("list", context_settings=CONTEXT_SETTINGS)

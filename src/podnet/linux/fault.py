@@ -20,6 +20,18 @@ a fault is in place whole or not at all. The daemon's live re-syncs replace only
 (``kube-proxy``, ``podnet-masq``, the policy table), so the ``podnet-fault-<id>`` tables stay.
 A pod the daemon re-wires (its spec changed) gets a new namespace: its faults are gone from the
 machine, and ``fault list`` says so (state ``missing``).
+
+Delay lines
+-----------
+Without sch_netem, ``--delay/--jitter/--corrupt`` on a node or pod is a userspace delay line
+(:mod:`podnet.linux.delayline`): a process started here, inside the faulted device's namespace
+(``ip netns exec``, a session of its own, detached from the command), before the nft chain that
+forwards into its TAP is loaded (it says ``ready`` once the TAP is up). Its pid goes in the
+record (``applied["delayline"]``); ``fault rm`` removes the nft chain first, then stops it
+(SIGTERM: it sends what it holds and exits). It lives in one of the cluster's namespaces, so
+``podnet down`` and the daemon's teardown kill it with every other process there
+(:func:`podnet.linux.teardown.teardown`), and it exits by itself when its device or namespace
+goes: it never keeps a namespace alive. Its stderr is ``logs/faults/<id>.log``.
 """
 
 from __future__ import annotations
@@ -27,15 +39,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from podnet.cli import store
 from podnet.linux import names, netns, nft, processes
-from podnet.sim.faults import NETEM_MISSING, Fault, Place, Program, compile_fault
+from podnet.sim.faults import NETEM_MISSING, DelayLineOp, Fault, Place, Program, compile_fault
 
 FAULTS_FILE = "faults.json"
 FORMAT = "podnet.io/faults-v1"
@@ -64,8 +80,23 @@ def netns_of(cluster: str, place: Place) -> str:
     return names.pod_ns(cluster, ns, pod)
 
 
-def program_of(fault: Fault) -> Program:
-    return compile_fault(fault, names.underlay_port)
+def program_of(fault: Fault, netem: bool = True) -> Program:
+    return compile_fault(fault, names.underlay_port, netem)
+
+
+def program_of_record(r: dict[str, Any]) -> Program:
+    """The program an existing record was applied with (a delay line where it has one)."""
+    return program_of(Fault.from_dict(r), not (r.get("applied") or {}).get("delayline"))
+
+
+def netem_for(cluster: str, fault: Fault) -> bool:
+    """Whether ``fault`` gets netem: True when it needs none (nothing to decide), else whether
+    the kernel has sch_netem (asked in the namespace of its first end)."""
+    if not fault.impairment.needs_netem:
+        return True
+    e = fault.target.ends[0]
+    place = Place("node", e.name) if e.kind == "node" else Place("pod", e.name)
+    return netem_supported(netns_of(cluster, place))
 
 
 def interfaces(cluster: str, program: Program) -> list[str]:
@@ -118,7 +149,7 @@ def load_faults(cluster: str) -> list[Fault]:
 
 
 def record(cluster: str, fault: Fault, program: Program,
-           applied: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+           applied: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     doc = fault.to_dict()
     doc["interfaces"] = interfaces(cluster, program)
     doc["direction"] = "both" if fault.impairment.partition or fault.target.kind == "link" \
@@ -172,18 +203,100 @@ def netem_supported(ns: str) -> bool:
 # ------------------------------------------------------------------------------- apply
 
 
-def apply(cluster: str, fault: Fault, program: Program) -> dict[str, list[dict[str, str]]]:
-    """Make ``fault`` real; what it made (for :func:`remove`). All or nothing."""
-    applied: dict[str, list[dict[str, str]]] = {"nft": [], "tc": []}
-    for place in [op.place for op in program.nft] + [t.place for t in program.tc]:
+# ------------------------------------------------------------------------------- delay lines
+
+#: How long a delay line may take to say it is ready.
+READY_TIMEOUT = 10.0
+DELAYLINE_MODULE = "podnet.linux.delayline"
+
+
+def fault_log_path(cluster: str, fault_id: str) -> Path:
+    return processes.log_dir(cluster) / "faults" / f"{fault_id}.log"
+
+
+def start_delayline(cluster: str, fault_id: str, op: DelayLineOp) -> dict[str, Any]:
+    """Start the delay line of ``op`` in its namespace and wait until its TAP is up; its record
+    entry. The process is detached (own session, stdin closed, stderr to the fault's log)."""
+    ns = netns_of(cluster, op.place)
+    ip = shutil.which("ip")
+    if ip is None:
+        raise FaultIOError("error: the ip command (iproute2) is missing: apt-get install iproute2")
+    log = fault_log_path(cluster, fault_id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab", buffering=0) as err:
+        proc = subprocess.Popen(
+            [ip, "netns", "exec", ns, sys.executable, "-m", DELAYLINE_MODULE, *op.argv(),
+             "--netns", ns],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+            start_new_session=True, close_fds=True)
+    entry = {"netns": ns, "pid": proc.pid, "tap": op.tap, "dev": op.dev}
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], READY_TIMEOUT)
+    line = proc.stdout.readline().decode("utf-8", "replace").strip() if ready else ""
+    proc.stdout.close()
+    if line != "ready":
+        _stop_pid(proc.pid, op.tap, 1.0)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        tail = ""
+        with contextlib.suppress(OSError):
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1]
+        raise FaultIOError(f"error: the delay line of fault {fault_id} did not start in {ns}"
+                           f"{': ' + tail if tail else ''} (log: {log})")
+    return entry
+
+
+def _is_delayline(pid: int, tap: str) -> bool:
+    """Whether ``pid`` is the delay line serving ``tap`` (not a recycled pid)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [p.decode("utf-8", "replace") for p in f.read().split(b"\0")]
+    except OSError:
+        return False
+    return DELAYLINE_MODULE in argv and tap in argv and processes.alive(pid)
+
+
+def _stop_pid(pid: int, tap: str, grace: float) -> None:
+    if not _is_delayline(pid, tap):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _is_delayline(pid, tap):
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def stop_delayline(entry: dict[str, Any], grace: float = 3.0) -> None:
+    """Stop a delay line (SIGTERM: it sends what it holds; SIGKILL after ``grace``)."""
+    _stop_pid(int(entry.get("pid") or 0), str(entry.get("tap") or ""), grace)
+
+
+def delayline_running(entry: dict[str, Any]) -> bool:
+    return _is_delayline(int(entry.get("pid") or 0), str(entry.get("tap") or ""))
+
+
+# ------------------------------------------------------------------------------- apply
+
+
+def apply(cluster: str, fault: Fault, program: Program) -> dict[str, list[dict[str, Any]]]:
+    """Make ``fault`` real; what it made (for :func:`remove`). All or nothing. Order: qdiscs,
+    delay lines (their TAPs must exist), then the nft tables (which forward into the TAPs)."""
+    applied: dict[str, list[dict[str, Any]]] = {"nft": [], "tc": []}
+    places = [op.place for op in program.nft] + [t.place for t in program.tc] + \
+        [d.place for d in program.delaylines]
+    for place in places:
         ns = netns_of(cluster, place)
         if not netns.exists(ns):
             raise FaultIOError(f'error: {place.label} of cluster "{cluster}" has no network '
                                f"namespace ({ns}): is the cluster up?")
+    netem_tc = [t for t in program.tc if any("netem" in c for c in t.commands)]
     if program.tc:
         tc_path()
-        if fault.impairment.needs_netem and \
-                not netem_supported(netns_of(cluster, program.tc[0].place)):
+        if netem_tc and not netem_supported(netns_of(cluster, netem_tc[0].place)):
             raise FaultIOError(f"error: {NETEM_MISSING}")
     try:
         for t in program.tc:
@@ -196,6 +309,8 @@ def apply(cluster: str, fault: Fault, program: Program) -> dict[str, list[dict[s
                     if i == 0:  # the root qdisc was not made: nothing of ours to delete there
                         applied["tc"].pop()
                     raise
+        for d in program.delaylines:
+            applied.setdefault("delayline", []).append(start_delayline(cluster, fault.id, d))
         for op in program.nft:
             ns = netns_of(cluster, op.place)
             try:
@@ -211,7 +326,8 @@ def apply(cluster: str, fault: Fault, program: Program) -> dict[str, list[dict[s
 
 def remove(applied: dict[str, Any]) -> list[str]:
     """Remove what a fault made; what could not be removed (a namespace already gone is not a
-    problem: what was in it went with it)."""
+    problem: what was in it went with it). The nft tables go first, so that nothing is
+    forwarded into a delay line's TAP once it stops."""
     problems = []
     for t in applied.get("nft") or []:
         ns = str(t["netns"])
@@ -232,6 +348,11 @@ def remove(applied: dict[str, Any]) -> list[str]:
                 "Cannot delete qdisc with handle of zero" not in err and \
                 "No such file" not in err:
             problems.append(f"tc qdisc del dev {t['dev']} root in {ns}: {err}")
+    for d in applied.get("delayline") or []:
+        stop_delayline(d)
+        if delayline_running(d):
+            problems.append(f"the delay line of {d.get('tap')} (pid {d.get('pid')}) in "
+                            f"{d.get('netns')} would not stop")
     return problems
 
 
@@ -255,6 +376,10 @@ def state(applied: dict[str, Any]) -> str:
             got = tc(ns, ["qdisc", "show", "dev", str(t["dev"]), "root"], check=False)
             if got.returncode == 0 and " 1: root" in got.stdout:
                 have += 1
+    for d in applied.get("delayline") or []:
+        want += 1
+        if delayline_running(d):
+            have += 1
     if have == want:
         return "applied"
     return "missing" if have == 0 else "partial"

@@ -37,6 +37,22 @@ peer's ingress, ARP included — the cable is pulled.
 ``--rate`` is tbf on the device's egress; ``--delay/--jitter/--corrupt`` are netem there, netem
 as the root and tbf its child when both are given, as the tc documentation does it.
 
+Without sch_netem (this machine's kernel, CI's), ``--delay/--jitter/--corrupt`` on a node or a pod
+take a *userspace delay line* instead (:mod:`podnet.linux.delayline`): a TAP device ``pnd-<id>``
+in the faulted device's namespace, and an nft ``netdev egress`` chain on the device that
+forwards (``fwd to``) every frame leaving it into the TAP, except the frames the delay line
+sends back out (they carry :data:`DELAYLINE_MARK`, set with ``SO_MARK`` on its packet socket).
+Stealing frames at the device's *egress*, after routing, neighbour resolution and nft
+postrouting, means nothing upstream changes: the node's own traffic, forwarded pod traffic and
+the VXLAN/IPIP outer packets (whose route lookup is pinned to ``eth0``) are all caught, the
+namespace's local and loopback traffic never reaches the device, and the frames come with
+their Ethernet header already right (next hop's MAC included) — the delay line holds each one,
+maybe corrupts it, and sends it unchanged out of the device with an ``AF_PACKET`` socket. A
+``--rate`` next to it stays tbf on the device, which the re-sent frames go through. A link
+cannot be picked this way on this kernel (its share of a device is an htb class, whose netem
+child is the missing part): without sch_netem, ``link A B`` takes ``--loss``, ``--rate`` and
+``--partition`` only.
+
 A link cannot be a whole device: the packets for the peer must be picked out. Between two nodes
 they are picked on the wire (the destination address of what leaves the node's ``eth0`` is the
 peer's InternalIP for encapsulated traffic, a pod of the peer's pod CIDR for routed traffic):
@@ -68,8 +84,11 @@ if TYPE_CHECKING:
     from podnet.sim.trace import Trace
 
 __all__ = [
+    "DELAYLINE_MARK",
     "NETEM_MISSING",
+    "NETEM_MISSING_LINK",
     "TABLE_PREFIX",
+    "DelayLineOp",
     "Endpoint",
     "Fault",
     "FaultError",
@@ -82,6 +101,7 @@ __all__ = [
     "TcOp",
     "compile_fault",
     "conflict",
+    "delayline_dev",
     "format_rate",
     "next_id",
     "on_trace",
@@ -101,6 +121,17 @@ NETEM_MISSING = (
     "this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt need it; "
     "--loss, --rate and --partition work without it"
 )
+NETEM_MISSING_LINK = (
+    "this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt on a link "
+    "need it; on node/NAME and NS/POD targets they work without it (a userspace delay line), "
+    "and --loss, --rate and --partition work on links"
+)
+#: The ``skb->mark`` of the frames a userspace delay line sends back out of the faulted
+#: device: its nft egress chain lets them pass instead of forwarding them into the TAP again.
+#: ("pndl"; the mark is scrubbed when the frame crosses into the peer's namespace.)
+DELAYLINE_MARK = 0x706E646C
+#: The TAP device of a delay line is ``pnd-<fault id>`` (at most 15 characters).
+DELAYLINE_PREFIX = "pnd-"
 #: nft ``numgen random mod`` for loss: hundredths of a percent.
 LOSS_SCALE = 10000
 #: tbf/htb queueing: how long a packet may wait for tokens (tbf ``latency``).
@@ -212,7 +243,8 @@ class Impairment:
 
     @property
     def needs_netem(self) -> bool:
-        """``--delay``, ``--jitter`` and ``--corrupt`` exist only in sch_netem."""
+        """``--delay``, ``--jitter`` and ``--corrupt``: sch_netem's, or (a kernel without it, a
+        node or pod target) a userspace delay line's."""
         return any(v is not None for v in (self.delay_ms, self.jitter_ms, self.corrupt_pct))
 
     @property
@@ -524,6 +556,26 @@ class TcOp:
 
 
 @dataclass(frozen=True, slots=True)
+class DelayLineOp:
+    """A userspace delay line (no sch_netem): the process reading TAP ``tap`` in ``place`` and
+    sending what it reads out of ``dev`` after the delay, maybe corrupted. It must be running
+    (the TAP exists) before the nft chain that forwards into the TAP is loaded."""
+
+    place: Place
+    dev: str
+    tap: str
+    delay_ms: float
+    jitter_ms: float
+    corrupt_pct: float
+
+    def argv(self) -> tuple[str, ...]:
+        """The delay line's options (see :mod:`podnet.linux.delayline`)."""
+        return ("--dev", self.dev, "--tap", self.tap, "--delay", _num_text(self.delay_ms),
+                "--jitter", _num_text(self.jitter_ms), "--corrupt", _num_text(self.corrupt_pct),
+                "--mark", str(DELAYLINE_MARK))
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     """What applying a fault means on the machine."""
 
@@ -531,6 +583,13 @@ class Program:
     tc: tuple[TcOp, ...]
     #: The faulted interfaces, as a user names them: (namespace role, device).
     interfaces: tuple[tuple[Place, str], ...]
+    #: Userspace delay lines, when the kernel has no sch_netem (started before ``nft``).
+    delaylines: tuple[DelayLineOp, ...] = ()
+
+
+def delayline_dev(fault_id: str) -> str:
+    """The TAP device of fault ``fault_id``'s delay line (an interface name: ≤ 15 chars)."""
+    return (DELAYLINE_PREFIX + fault_id)[:15]
 
 
 def _set(items: Sequence[str]) -> str:
@@ -592,10 +651,11 @@ def _htb_class(rate_bps: int | None) -> list[str]:
     return ["htb", "rate", rate, "ceil", rate, "burst", str(burst), "cburst", str(burst)]
 
 
-def _device_tc(imp: Impairment) -> tuple[tuple[str, ...], ...]:
+def _device_tc(imp: Impairment, netem_ok: bool = True) -> tuple[tuple[str, ...], ...]:
     """A whole device: tbf root (``--rate``), netem root (``--delay/--jitter/--corrupt``), or
-    netem root with tbf as its child (both), as tc-netem(8) shows."""
-    netem = imp.netem_args()
+    netem root with tbf as its child (both), as tc-netem(8) shows. Without netem (a delay line
+    does its part) only the tbf."""
+    netem = imp.netem_args() if netem_ok else []
     if netem and imp.rate_bps is not None:
         return (("qdisc", "add", "dev", "{dev}", "root", "handle", "1:", *netem),
                 ("qdisc", "add", "dev", "{dev}", "parent", "1:1", "handle", "10:",
@@ -673,9 +733,12 @@ def _chain_name(prefix: str, dev: str) -> str:
     return prefix + "-" + re.sub(r"[^A-Za-z0-9_]", "_", dev)
 
 
-def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str]) -> Program:
-    """The nft tables and qdiscs that make ``fault`` real (see the module doc for where and
-    why). ``underlay_port(index, node)`` names a node's port on the underlay bridge."""
+def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
+                  netem: bool = True) -> Program:
+    """The nft tables, qdiscs and delay lines that make ``fault`` real (see the module doc for
+    where and why). ``underlay_port(index, node)`` names a node's port on the underlay bridge;
+    ``netem``: whether the kernel has sch_netem (without it, ``--delay/--jitter/--corrupt`` on
+    a node or pod is a userspace delay line, and on a link a :class:`FaultError`)."""
     imp = fault.impairment
     t = fault.target
     tables = _Tables(fault)
@@ -696,10 +759,21 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str]) -> Pro
             ch = _chain_name("in", dev)
             tables.chain(here, "netdev", ch, "ingress", dev)
             tables.rule(here, "netdev", ch, "drop")
-        if imp.needs_tc:
-            tcs.append(TcOp(here, dev, _fill(_device_tc(imp), dev)))
-        return Program(tables.ops(), tuple(tcs), ((here, dev),))
+        lines: tuple[DelayLineOp, ...] = ()
+        if imp.needs_netem and not netem:
+            tap = delayline_dev(fault.id)
+            ch = _chain_name("delay", dev)
+            tables.chain(here, "netdev", ch, "egress", dev)
+            tables.rule(here, "netdev", ch,
+                        f'meta mark != {DELAYLINE_MARK:#x} fwd to "{tap}"')
+            lines = (DelayLineOp(here, dev, tap, imp.delay_ms or 0.0, imp.jitter_ms or 0.0,
+                                 imp.corrupt_pct or 0.0),)
+        if (imp.needs_netem and netem) or imp.rate_bps is not None:
+            tcs.append(TcOp(here, dev, _fill(_device_tc(imp, netem), dev)))
+        return Program(tables.ops(), tuple(tcs), ((here, dev),), lines)
     a, b = t.ends
+    if imp.needs_netem and not netem:
+        raise FaultError(f"error: {NETEM_MISSING_LINK}")
     interfaces = tuple((_place_of(e), UPLINK if e.kind == "node" else POD_IF) for e in (a, b))
     if a.kind == "node" and b.kind == "node":
         for x, y in ((a, b), (b, a)):
