@@ -202,15 +202,61 @@ def test_without_netem_a_node_or_pod_gets_a_delay_line(
     assert F.delayline_dev("f123456789012345") == "pnd-f1234567890"
 
 
-def test_without_netem_a_link_refuses_delay(shop: tuple[ClusterState, NetworkPlan]) -> None:
+def test_without_netem_a_link_gets_delay_lines(shop: tuple[ClusterState, NetworkPlan]) -> None:
     state, plan = shop
     db0, db1 = pod(state, "data/db-0"), pod(state, "data/db-1")
-    for ends in (["node/worker", "node/worker2"], [db0, db1]):
-        (msg,) = errors(F.compile_fault, fault(plan, ends, delay="10"), underlay_port,
-                        netem=False)
-        assert msg == f"error: {F.NETEM_MISSING_LINK}"
-        assert "on node/NAME and NS/POD targets they work without it" in msg
+    w, w2 = F.Place("node", "worker"), F.Place("node", "worker2")
+    # between nodes: on each node's eth0, by destination (the peer's InternalIP / pod CIDR)
+    prog = F.compile_fault(fault(plan, ["node/worker", "node/worker2"], delay="50"),
+                           underlay_port, netem=False)
+    assert prog.tc == ()
+    assert [(d.place, d.dev, d.tap, d.delay_ms, d.priority) for d in prog.delaylines] == \
+        [(w, "eth0", "pnd-f1", 50.0, 0), (w2, "eth0", "pnd-f1", 50.0, 0)]
+    by = {op.place: op.text for op in prog.nft}
+    assert 'hook egress device "eth0"' in by[w]
+    assert (f"meta mark != {F.DELAYLINE_MARK:#x} ip daddr {{ 172.18.0.4, 10.244.2.0/24 }} "
+            f'fwd to "pnd-f1"') in by[w]
+    assert "ip daddr { 172.18.0.3, 10.244.1.0/24 }" in by[w2]
+    # with --rate: htb without netem; the priority is set before the frame is stolen, and
+    # again when the delay line sends it back out
+    both = F.compile_fault(fault(plan, ["node/worker", "node/worker2"], delay="50",
+                                 rate="1mbit"), underlay_port, netem=False)
+    assert [c[-1] for c in both.tc[0].commands][:1] == ["htb"] and len(both.tc[0].commands) == 2
+    text = {op.place: op.text for op in both.nft}[w]
+    assert text.index("meta priority set 1:1") < text.index("fwd to")
+    # a pod end: picked after DNAT on the sender's node by a priority of the fault's own,
+    # stolen on the device it leaves the node by
+    pl = F.compile_fault(fault(plan, [db0, db1], delay="50", jitter="5", fid="f7"),
+                         underlay_port, netem=False)
+    assert {(d.place, d.dev, d.tap) for d in pl.delaylines} == {(w, "eth0", "pnd-f7"),
+                                                                (w2, "eth0", "pnd-f7")}
+    inet = {op.place: op.text for op in pl.nft if op.family == "inet"}
+    netdev = {op.place: op.text for op in pl.nft if op.family == "netdev"}
+    assert "ip saddr 10.244.1.6 ip daddr 10.244.2.6 meta priority set 706e:7" in inet[w]
+    assert (f'meta mark != {F.DELAYLINE_MARK:#x} meta priority 706e:7 fwd to "pnd-f7"'
+            in netdev[w])
+    assert F.delayline_priority("f7") == 0x706E0007
+    rated = F.compile_fault(fault(plan, [db0, db1], delay="50", rate="1mbit"), underlay_port,
+                            netem=False)
+    assert {d.priority for d in rated.delaylines} == {0x10001}  # back into the htb class
+    assert rated.delaylines[0].argv()[-2:] == ("--priority", str(0x10001))
+    # two pods of one node: one delay line per host veth, two TAPs in the node's namespace
+    same = pod(state, "frontend/assets")
+    local = F.compile_fault(fault(plan, [db0, same], delay="10"), underlay_port, netem=False)
+    assert sorted((d.dev, d.tap) for d in local.delaylines) == sorted(
+        [(plan.pod(same).host_if, "pnd-f1"), (plan.pod(db0).host_if, "pnd-f1-2")])
+    # a node and its own pod: nothing leaves the node, nothing to delay
+    (msg,) = errors(F.compile_fault, fault(plan, ["node/worker", db0], delay="10"),
+                    underlay_port, netem=False)
+    assert "never leaves the node" in msg
     assert F.compile_fault(fault(plan, [db0, db1], loss="10"), underlay_port, netem=False).nft
+    # one delay line per device: a second fault's on the same device is a conflict
+    node = F.compile_fault(fault(plan, ["node/worker"], delay="5", fid="f2"), underlay_port,
+                           netem=False)
+    assert F.conflict(prog, {"f2": node}) == "f2"
+    assert F.conflict(prog, {"f2": F.compile_fault(fault(plan, ["node/control-plane"],
+                                                         delay="5", fid="f2"),
+                                                   underlay_port, netem=False)}) is None
 
 
 def test_the_delay_line_queue_holds_reorders_and_corrupts() -> None:

@@ -4,7 +4,7 @@ probes it says; a rate limits a bulk transfer to about the rate; the daemon's li
 leaves the faults alone; ``trace`` shows them; ``down`` leaves no record. ``--delay``,
 ``--jitter`` and ``--corrupt`` are measured on a pod: with sch_netem they are netem, without it
 (this kernel, CI's) a userspace delay line whose process must go with ``fault rm`` and ``down``;
-a link refuses them without netem."""
+on a link, one delay line per device the link's packets leave a node by, both ways."""
 
 from __future__ import annotations
 
@@ -346,20 +346,60 @@ def test_corrupt_breaks_the_checksums(shop: Cli) -> None:
     assert connects(shop, DB0, DB1)
 
 
-def test_a_link_refuses_delay_without_netem(shop: Cli) -> None:
-    from podnet.linux import fault as fio
+def pod_on(c: Cli, node: str) -> str:
+    """A pod (``NS/NAME``, own network) running on ``node``."""
+    from podnet.cli.context import Options, compute
 
-    if fio.netem_supported(ns(shop, DB1)):
-        pytest.skip("this kernel has sch_netem: a link takes --delay")
-    r = shop.run("fault", "add", "link", DB0, DB1, "--delay", "100", "--loss", "10", check=False)
+    state = compute(Options(filenames=[EXAMPLE])).state
+    for p in sorted(state.pods_on_node(node), key=lambda p: p.metadata.name):
+        if not p.spec.host_network and p.ips:
+            return f"{p.metadata.namespace}/{p.metadata.name}"
+    pytest.skip(f"no pod of its own network on {node}")
+
+
+def link_delaylines(c: Cli) -> list[dict[str, object]]:
+    (rec,) = json.loads(c.run("fault", "list", "-o", "json").stdout)["faults"]
+    assert rec["state"] == "applied", rec
+    return list(rec["applied"].get("delayline") or [])
+
+
+@pytest.mark.parametrize("ends", [
+    ("node/worker", "node/worker2"),  # on each node's eth0, by destination
+    (DB0, DB1),                       # after DNAT on the sender's node, stolen on its eth0
+], ids=["node-link", "pod-link"])
+def test_a_link_takes_delay_both_ways(shop: Cli, ends: tuple[str, str]) -> None:
+    from podnet.linux import fault as fio
+    from podnet.linux import processes
+
+    src, dst, back = ns(shop, DB0), ip(DB1), ns(shop, DB1)
+    other = pod_on(shop, "control-plane")
+    assert max(rtts(src, dst, 3)) < 0.05
+    out = shop.run("fault", "add", "link", *ends, "--delay", "50").stdout
+    assert out.startswith(f"fault f1 added: delay 50ms on link {ends[0]} {ends[1]} (")
+    lines = link_delaylines(shop)
+    if not fio.netem_supported(src):
+        assert sorted(str(d["netns"]) for d in lines) == sorted(
+            [shop_node(shop, "worker"), shop_node(shop, "worker2")])
+        assert all(d["dev"] == "eth0" and processes.alive(int(str(d["pid"]))) for d in lines)
+        assert "userspace delay lines pnd-f1 on" in out
+    # 50 ms each way: ~100 ms more on the round trip, whichever end asks
+    there, from_back = rtts(src, dst, 5), rtts(back, ip(DB0), 5)
+    assert all(0.09 <= r <= 0.2 for r in there + from_back), (there, from_back)
+    # worker to control-plane is another link: unchanged
+    assert max(rtts(src, ip(other), 3)) < 0.01
+    shop.run("fault", "rm", "f1")
+    assert max(rtts(src, dst, 3)) < 0.05
+    assert not [d for d in lines if processes.alive(int(str(d["pid"])))]
+    assert "podnet-fault" not in tables(shop_node(shop, "worker"))
+    assert "pnd-f1" not in links(shop_node(shop, "worker2"))
+
+
+def test_a_link_between_a_node_and_its_own_pod_refuses_delay(shop: Cli) -> None:
+    r = shop.run("fault", "add", "link", "node/worker", DB0, "--delay", "10", check=False)
     assert r.returncode == 1
-    assert r.stderr.strip() == (
-        "error: this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt on "
-        "a link need it; on node/NAME and NS/POD targets they work without it (a userspace delay "
-        "line), and --loss, --rate and --partition work on links")
+    assert "never leaves the node" in r.stderr
     assert json.loads(shop.run("fault", "list", "-o", "json").stdout)["faults"] == []
-    assert "podnet-fault" not in tables(shop_node(shop, "worker2"))
-    assert "noqueue" in qdiscs(ns(shop, DB1))
+    assert "podnet-fault" not in tables(shop_node(shop, "worker"))
 
 
 def test_down_removes_every_fault_and_its_record(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@
 [--corrupt PCT] [--rate RATE] [--partition]``
     Applies the fault for real (Linux, root, the cluster up): nftables drops for ``--loss`` and
     ``--partition``, tbf for ``--rate``, netem for ``--delay/--jitter/--corrupt`` — on a kernel
-    without sch_netem, a userspace delay line for a node or pod target (a process podnet starts
-    and stops with the fault), while a link refuses them, naming what is missing, and nothing is
-    applied. Where and in which direction each acts: :mod:`podnet.sim.faults`. A target that already has a fault is
+    without sch_netem, userspace delay lines (processes podnet starts and stops with the fault:
+    one for a node or pod target, one per device a link's packets leave a node by); a link
+    between a node and its own pod refuses them, naming why, and nothing is applied. Where and in which direction each acts: :mod:`podnet.sim.faults`. A target that already has a fault is
     an error (``fault rm`` it first): one fault per target keeps ``list`` and ``trace`` readable.
     Pods take a unique prefix of their name, as ``exec`` does.
 
@@ -144,8 +144,9 @@ def add_cmd(ctx: click.Context, target: tuple[str, ...], delay: str | None, jitt
                 continue
         other = conflict(program, existing)
         if other is not None:
-            raise CliError(f"error: fault {other} already has a qdisc on a device this fault "
-                           f"needs (a device has one root qdisc): podnet fault rm {other} first")
+            raise CliError(f"error: fault {other} already has a qdisc or a delay line on a "
+                           f"device this fault needs (a device has one root qdisc, and one "
+                           f"delay line): podnet fault rm {other} first")
         try:
             applied = fio.apply(cluster, fault, program)
         except fio.FaultIOError as e:
@@ -155,8 +156,13 @@ def add_cmd(ctx: click.Context, target: tuple[str, ...], delay: str | None, jitt
     if opts.output == "json":
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
         return
-    how = "".join(f"; userspace delay line {d['tap']} (no sch_netem)"
-                  for d in applied.get("delayline") or [])
+    dls = applied.get("delayline") or []
+    how = ""
+    if len(dls) == 1:
+        how = f"; userspace delay line {dls[0]['tap']} (no sch_netem)"
+    elif dls:
+        how = "; userspace delay lines " + ", ".join(
+            f"{d['tap']} on {d['netns']}:{d['dev']}" for d in dls) + " (no sch_netem)"
     click.echo(f"fault {fault.id} added: {fault.summary} on {resolved.text} "
                f"({', '.join(doc['interfaces'])}; {doc['direction']}{how})")
 

@@ -12,7 +12,9 @@ device's namespace (``ip netns exec``), in a session of its own:
   flips one random bit of it with probability ``corrupt`` % (netem's corrupt), then sends it
   out of ``--dev`` with an ``AF_PACKET`` socket whose ``SO_MARK`` is ``--mark``, which the nft
   chain lets through. Frames leave in the order of their send time: without jitter that is the
-  order they came in; with jitter a later frame may overtake an earlier one, as under netem;
+  order they came in; with jitter a later frame may overtake an earlier one, as under netem.
+  With ``--priority N`` its frames also carry ``skb->priority`` N (``SO_PRIORITY``): a link's
+  htb class, when the link has a ``--rate`` too;
 * writes ``ready`` on its stdout once the TAP is up (the caller waits for it before loading the
   nft chain that needs the TAP), then closes stdout; problems go to stderr (a log file).
 
@@ -150,7 +152,7 @@ def _ns_inode(path: str) -> tuple[int, int] | None:
 
 
 def run(dev: str, tap: str, delay_ms: float, jitter_ms: float, corrupt_pct: float, mark: int,
-        netns_name: str | None = None) -> int:
+        netns_name: str | None = None, priority: int = 0) -> int:
     """The delay line's loop (see the module doc); the exit status."""
     me = _ns_inode("/proc/self/ns/net")
     if me is not None and me == _ns_inode("/proc/1/ns/net"):
@@ -159,6 +161,8 @@ def run(dev: str, tap: str, delay_ms: float, jitter_ms: float, corrupt_pct: floa
     ifindex = socket.if_nametoindex(dev)
     out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     out.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
+    if priority:  # a link's htb class (--rate next to the delay line)
+        out.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, priority)
     out.bind((dev, 0))
     fd = open_tap(tap)
     stopping = False
@@ -236,8 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--corrupt", type=float, default=0.0)
     ap.add_argument("--mark", type=int, required=True)
     ap.add_argument("--netns", default=None)
+    ap.add_argument("--priority", type=int, default=0)
     ns = ap.parse_args(argv)
-    return run(ns.dev, ns.tap, ns.delay, ns.jitter, ns.corrupt, ns.mark, ns.netns)
+    return run(ns.dev, ns.tap, ns.delay, ns.jitter, ns.corrupt, ns.mark, ns.netns, ns.priority)
 
 
 if __name__ == "__main__":

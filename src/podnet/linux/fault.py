@@ -23,10 +23,11 @@ machine, and ``fault list`` says so (state ``missing``).
 
 Delay lines
 -----------
-Without sch_netem, ``--delay/--jitter/--corrupt`` on a node or pod is a userspace delay line
-(:mod:`podnet.linux.delayline`): a process started here, inside the faulted device's namespace
+Without sch_netem, ``--delay/--jitter/--corrupt`` are userspace delay lines
+(:mod:`podnet.linux.delayline`; one for a node or pod, one per device a link leaves a node by):
+each a process started here, inside the faulted device's namespace
 (``ip netns exec``, a session of its own, detached from the command), before the nft chain that
-forwards into its TAP is loaded (it says ``ready`` once the TAP is up). Its pid goes in the
+forwards into its TAP is loaded (it says ``ready`` once the TAP is up). Their pids go in the
 record (``applied["delayline"]``); ``fault rm`` removes the nft chain first, then stops it
 (SIGTERM: it sends what it holds and exits). It lives in one of the cluster's namespaces, so
 ``podnet down`` and the daemon's teardown kill it with every other process there

@@ -48,10 +48,19 @@ the VXLAN/IPIP outer packets (whose route lookup is pinned to ``eth0``) are all 
 namespace's local and loopback traffic never reaches the device, and the frames come with
 their Ethernet header already right (next hop's MAC included) — the delay line holds each one,
 maybe corrupts it, and sends it unchanged out of the device with an ``AF_PACKET`` socket. A
-``--rate`` next to it stays tbf on the device, which the re-sent frames go through. A link
-cannot be picked this way on this kernel (its share of a device is an htb class, whose netem
-child is the missing part): without sch_netem, ``link A B`` takes ``--loss``, ``--rate`` and
-``--partition`` only.
+``--rate`` next to it stays tbf on the device, which the re-sent frames go through.
+
+A link gets delay lines too, one per device its packets leave a node by (both ways: each end's),
+fed only the link's packets: between two nodes, the chain on each node's ``eth0`` forwards what
+goes to the peer (outer destination its InternalIP when encapsulated, inner destination its pod
+CIDR when routed), after the htb ``meta priority`` rule when there is a ``--rate`` (re-sent
+frames get it again). With a pod end, the inner addresses are out of sight on the ``eth0`` of
+an encapsulating node, so the node's ``postrouting`` rule (after DNAT) sets a priority of the
+fault's own (:func:`delayline_priority`: major ``706e``, never an htb class of ours) and the
+egress chain on the leaving device (``eth0``, or the peer pod's host veth on one node) forwards
+the frames with that priority; ``skb->priority`` survives the tunnel. With ``--rate`` the delay
+line re-sends them with the htb class's priority (``SO_PRIORITY``). A node and its own pod share
+no device (nothing leaves the node): that link takes ``--loss`` and ``--partition`` only.
 
 A link cannot be a whole device: the packets for the peer must be picked out. Between two nodes
 they are picked on the wire (the destination address of what leaves the node's ``eth0`` is the
@@ -86,7 +95,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DELAYLINE_MARK",
     "NETEM_MISSING",
-    "NETEM_MISSING_LINK",
     "TABLE_PREFIX",
     "DelayLineOp",
     "Endpoint",
@@ -120,11 +128,6 @@ TABLE_PREFIX = "podnet-fault-"
 NETEM_MISSING = (
     "this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt need it; "
     "--loss, --rate and --partition work without it"
-)
-NETEM_MISSING_LINK = (
-    "this kernel has no sch_netem (tc qdisc netem): --delay, --jitter and --corrupt on a link "
-    "need it; on node/NAME and NS/POD targets they work without it (a userspace delay line), "
-    "and --loss, --rate and --partition work on links"
 )
 #: The ``skb->mark`` of the frames a userspace delay line sends back out of the faulted
 #: device: its nft egress chain lets them pass instead of forwarding them into the TAP again.
@@ -243,8 +246,8 @@ class Impairment:
 
     @property
     def needs_netem(self) -> bool:
-        """``--delay``, ``--jitter`` and ``--corrupt``: sch_netem's, or (a kernel without it, a
-        node or pod target) a userspace delay line's."""
+        """``--delay``, ``--jitter`` and ``--corrupt``: sch_netem's, or (a kernel without it)
+        a userspace delay line's."""
         return any(v is not None for v in (self.delay_ms, self.jitter_ms, self.corrupt_pct))
 
     @property
@@ -567,12 +570,16 @@ class DelayLineOp:
     delay_ms: float
     jitter_ms: float
     corrupt_pct: float
+    #: The ``skb->priority`` of the frames it sends (a link's htb class with ``--rate``; 0:
+    #: none).
+    priority: int = 0
 
     def argv(self) -> tuple[str, ...]:
         """The delay line's options (see :mod:`podnet.linux.delayline`)."""
-        return ("--dev", self.dev, "--tap", self.tap, "--delay", _num_text(self.delay_ms),
-                "--jitter", _num_text(self.jitter_ms), "--corrupt", _num_text(self.corrupt_pct),
-                "--mark", str(DELAYLINE_MARK))
+        out = ("--dev", self.dev, "--tap", self.tap, "--delay", _num_text(self.delay_ms),
+               "--jitter", _num_text(self.jitter_ms), "--corrupt", _num_text(self.corrupt_pct),
+               "--mark", str(DELAYLINE_MARK))
+        return out + (("--priority", str(self.priority)) if self.priority else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -668,9 +675,23 @@ def _device_tc(imp: Impairment, netem_ok: bool = True) -> tuple[tuple[str, ...],
 
 
 CLASS = "1:1"
+#: ``CLASS`` as an ``skb->priority`` (major:minor, 16 bits each).
+_CLASS_PRIORITY = 0x00010001
 
 
-def _steered_tc(imp: Impairment) -> tuple[tuple[str, ...], ...]:
+def delayline_priority(fault_id: str) -> int:
+    """The ``skb->priority`` that steers a pod-end link's packets into its delay lines:
+    major ``0x706e`` ("pn", no qdisc of ours has it, so htb passes such a packet unshaped),
+    minor the fault's number (two faults never take each other's packets)."""
+    digits = re.sub(r"[^0-9]", "", fault_id)
+    return (0x706E << 16) | ((int(digits) if digits else 0) & 0xFFFF)
+
+
+def _tc_handle(priority: int) -> str:
+    return f"{priority >> 16:x}:{priority & 0xFFFF:x}"
+
+
+def _steered_tc(imp: Impairment, netem_ok: bool = True) -> tuple[tuple[str, ...], ...]:
     """A link's share of a device: htb root (unclassified traffic passes directly, unshaped),
     class 1:1 carrying ``--rate``, netem under it for ``--delay/--jitter/--corrupt``. Packets
     reach class 1:1 by their ``skb->priority``, set by the fault's nft rule."""
@@ -679,7 +700,7 @@ def _steered_tc(imp: Impairment) -> tuple[tuple[str, ...], ...]:
         ("class", "add", "dev", "{dev}", "parent", "1:", "classid", CLASS,
          *_htb_class(imp.rate_bps)),
     ]
-    netem = imp.netem_args()
+    netem = imp.netem_args() if netem_ok else []
     if netem:
         out.append(("qdisc", "add", "dev", "{dev}", "parent", CLASS, "handle", "10:", *netem))
     return tuple(out)
@@ -737,8 +758,8 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
                   netem: bool = True) -> Program:
     """The nft tables, qdiscs and delay lines that make ``fault`` real (see the module doc for
     where and why). ``underlay_port(index, node)`` names a node's port on the underlay bridge;
-    ``netem``: whether the kernel has sch_netem (without it, ``--delay/--jitter/--corrupt`` on
-    a node or pod is a userspace delay line, and on a link a :class:`FaultError`)."""
+    ``netem``: whether the kernel has sch_netem (without it, ``--delay/--jitter/--corrupt`` are
+    userspace delay lines: one on a node or pod's device, one per leaving device on a link)."""
     imp = fault.impairment
     t = fault.target
     tables = _Tables(fault)
@@ -772,11 +793,26 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
             tcs.append(TcOp(here, dev, _fill(_device_tc(imp, netem), dev)))
         return Program(tables.ops(), tuple(tcs), ((here, dev),), lines)
     a, b = t.ends
-    if imp.needs_netem and not netem:
-        raise FaultError(f"error: {NETEM_MISSING_LINK}")
+    # without sch_netem, --delay/--jitter/--corrupt on a link are delay lines on the devices
+    # the link's packets leave their node by (one per device), fed only those packets
+    delay = imp.needs_netem and not netem
+    shape = imp.rate_bps is not None or (imp.needs_netem and netem)
     interfaces = tuple((_place_of(e), UPLINK if e.kind == "node" else POD_IF) for e in (a, b))
+    lines_: list[DelayLineOp] = []
+
+    def delay_line(place: Place, dev: str, priority: int = 0) -> str:
+        taps = {d.tap for d in lines_ if d.place == place}
+        tap = delayline_dev(fault.id)
+        if tap in taps:
+            tap = tap[:13] + f"-{len(taps) + 1}"
+        lines_.append(DelayLineOp(place, dev, tap, imp.delay_ms or 0.0, imp.jitter_ms or 0.0,
+                                  imp.corrupt_pct or 0.0, priority))
+        return tap
+
     if a.kind == "node" and b.kind == "node":
         for x, y in ((a, b), (b, a)):
+            # what x's eth0 sends to y: the outer destination of encapsulated traffic (y's
+            # InternalIP) or the inner one of routed traffic (y's pod CIDR)
             matches = _matches(None, y.addrs)
             if drop is not None:
                 port = underlay_port(x.index, x.name)
@@ -784,14 +820,21 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
                 tables.chain(Place("underlay"), "netdev", ch, "ingress", port)
                 for m in matches:
                     tables.rule(Place("underlay"), "netdev", ch, f"{m} {drop}")
-            if imp.needs_tc:
-                here = _place_of(x)
-                ch = _chain_name("steer", UPLINK)
+            here = _place_of(x)
+            ch = _chain_name("steer", UPLINK)
+            if shape:
                 tables.chain(here, "netdev", ch, "egress", UPLINK)
                 for m in matches:
                     tables.rule(here, "netdev", ch, f"{m} meta priority set {CLASS}")
-                tcs.append(TcOp(here, UPLINK, _fill(_steered_tc(imp), UPLINK)))
-        return Program(tables.ops(), tuple(tcs), interfaces)
+                tcs.append(TcOp(here, UPLINK, _fill(_steered_tc(imp, netem), UPLINK)))
+            if delay:
+                # after the priority (the re-sent frames get it again, for the htb class)
+                tap = delay_line(here, UPLINK)
+                tables.chain(here, "netdev", ch, "egress", UPLINK)
+                for m in matches:
+                    tables.rule(here, "netdev", ch,
+                                f'meta mark != {DELAYLINE_MARK:#x} {m} fwd to "{tap}"')
+        return Program(tables.ops(), tuple(tcs), interfaces, tuple(lines_))
     # a pod is an end: pick the packets on the sending end's node, by address, after DNAT
     if imp.needs_tc:
         for x, y in ((a, b), (b, a)):
@@ -801,6 +844,7 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
                     f"traffic between them never leaves the node and no qdisc can shape it: "
                     f"--delay, --jitter, --corrupt and --rate need a device; use --loss or "
                     f"--partition, or fault the pod ({y.name})")
+    mark = delayline_priority(fault.id)
     for x, y in ((a, b), (b, a)):
         node = Place("node", x.node)
         matches = _matches(x.addrs, y.addrs)
@@ -808,16 +852,25 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
         # both addresses are the real ones
         tables.chain(node, "inet", "post", "postrouting", priority="srcnat - 10")
         tables.chain(node, "inet", "local", "input", priority="filter")
+        # a delay line's packets are told by a priority of their own (the inner addresses are
+        # out of sight once encapsulated); it re-sends them with the htb class's, if any
+        steer = _tc_handle(mark) if delay else CLASS if shape else None
         for m in matches:
             if drop is not None:
                 tables.rule(node, "inet", "post", f"{m} {drop}")
                 tables.rule(node, "inet", "local", f"{m} {drop}")
-            if imp.needs_tc:
-                tables.rule(node, "inet", "post", f"{m} meta priority set {CLASS}")
-        if imp.needs_tc:
-            dev = UPLINK if x.node != y.node else y.host_if
-            tcs.append(TcOp(node, dev, _fill(_steered_tc(imp), dev)))
-    return Program(tables.ops(), _merge_tc(tcs), interfaces)
+            if steer is not None:
+                tables.rule(node, "inet", "post", f"{m} meta priority set {steer}")
+        dev = UPLINK if x.node != y.node else y.host_if
+        if shape:
+            tcs.append(TcOp(node, dev, _fill(_steered_tc(imp, netem), dev)))
+        if delay:
+            tap = delay_line(node, dev, _CLASS_PRIORITY if imp.rate_bps is not None else 0)
+            ch = _chain_name("delay", dev)
+            tables.chain(node, "netdev", ch, "egress", dev)
+            tables.rule(node, "netdev", ch, f"meta mark != {DELAYLINE_MARK:#x} meta priority "
+                                            f'{_tc_handle(mark)} fwd to "{tap}"')
+    return Program(tables.ops(), _merge_tc(tcs), interfaces, tuple(lines_))
 
 
 def _merge_tc(tcs: Sequence[TcOp]) -> tuple[TcOp, ...]:
@@ -828,11 +881,16 @@ def _merge_tc(tcs: Sequence[TcOp]) -> tuple[TcOp, ...]:
 
 
 def conflict(new: Program, existing: Mapping[str, Program]) -> str | None:
-    """The id of an existing fault whose qdisc sits on a device ``new`` needs, else None: a
-    device has one root qdisc, so two tc faults cannot share one."""
+    """The id of an existing fault whose qdisc or delay line sits on a device ``new`` needs,
+    else None: a device has one root qdisc, so two tc faults cannot share one; and of two delay
+    lines on one device, the first would take the frames and the second never see them (a
+    re-sent frame carries :data:`DELAYLINE_MARK`), so they cannot share one either."""
     mine = {(op.place, op.dev) for op in new.tc}
+    lines = {(d.place, d.dev) for d in new.delaylines}
     for fid, prog in existing.items():
         if mine & {(op.place, op.dev) for op in prog.tc}:
+            return fid
+        if lines & {(d.place, d.dev) for d in prog.delaylines}:
             return fid
     return None
 
