@@ -448,13 +448,10 @@ def test_cross_node_flannel_path_has_the_vxlan_hop() -> None:
         < order.index("policy-ingress") < order.index("deliver")
 
 
-def test_summary_path_without_the_plugin_walk(monkeypatch: pytest.MonkeyPatch) -> None:
-    import podnet.sim.trace as trace_mod
-
-    monkeypatch.setattr(trace_mod, "plugin_path_module", lambda: None)
+def test_summary_path_without_the_plugin_walk() -> None:
     st = shop()
     a, b = _cross_node(st)
-    t = trace(st, a.qualified_name, f"{b.qualified_name}:8080")
+    t = trace(st, a.qualified_name, f"{b.qualified_name}:8080", plugin_path=False)
     assert t.verdict == "delivered" and not t.path_from_plugin
     order = stages(t)
     assert order[0] == "pod-egress" and order[-1] == "deliver"
@@ -463,13 +460,14 @@ def test_summary_path_without_the_plugin_walk(monkeypatch: pytest.MonkeyPatch) -
     # from outside, a too-big packet dies on the overlay device
     ip = node_ip(st, "worker")
     for seed in range(20):
-        t = trace(st, "203.0.113.7", f"{ip}:30080", seed=seed, size=1472)
+        t = trace(st, "203.0.113.7", f"{ip}:30080", seed=seed, size=1472, plugin_path=False)
         if t.verdict == "dropped":
             break
     assert "needs fragmentation: 1472 > MTU 1450 on flannel.1" in t.reason
     # kube-proxy's decisions do not depend on the path: the same refusal
     web = pods(st, "frontend", "web")[0]
-    t = trace(st, web.qualified_name, f"{service(st, 'shop', 'api').spec.cluster_ip}:1234")
+    t = trace(st, web.qualified_name, f"{service(st, 'shop', 'api').spec.cluster_ip}:1234",
+              plugin_path=False)
     assert t.verdict == "rejected" and t.client_sees == "connection refused"
 
 

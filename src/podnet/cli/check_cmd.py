@@ -30,6 +30,7 @@ from podnet.cli import store
 from podnet.cli.context import CliError, common_options, no_cluster, options, resolve
 from podnet.cli.lint_cmd import read_texts
 from podnet.cli.printers import to_json
+from podnet.cluster.gcpause import paused_gc
 from podnet.cluster.state import ClusterState
 from podnet.sim.check import KIND, CheckReport, Checker, Outcome, Result, SpecErrors, parse_specs
 from podnet.sim.junit import to_junit
@@ -155,19 +156,19 @@ def check_cmd(ctx: click.Context, specs: tuple[str, ...], live: bool, junit: str
     if not docs:
         raise CliError(f"error: {', '.join(specs)}: no {KIND} document "
                        "(apiVersion: podnet.io/v1alpha1, kind: ConnectivityCheck)")
-    if live:
-        if opts.filenames:
-            raise CliError("error: --live checks the running cluster: leave out -f (the running "
-                           "cluster's own manifests are used)")
-        state = _running_state(opts.cluster_name)
-    else:
-        state = resolve(opts).state
-    texts = read_texts(list(specs), stdin_text)
-    try:
-        expectations = parse_specs(state, docs, texts)
-    except SpecErrors as e:
-        raise CliError(*(str(x) for x in e.errors)) from e
-    report = Checker(state).run(expectations)
+    if live and opts.filenames:
+        raise CliError("error: --live checks the running cluster: leave out -f (the running "
+                       "cluster's own manifests are used)")
+    # The model's work (build, validate, answer) makes objects that live until the command ends:
+    # the cyclic collector would only walk them (see podnet.cluster.gcpause).
+    with paused_gc():
+        state = _running_state(opts.cluster_name) if live else resolve(opts).state
+        texts = read_texts(list(specs), stdin_text)
+        try:
+            expectations = parse_specs(state, docs, texts)
+        except SpecErrors as e:
+            raise CliError(*(str(x) for x in e.errors)) from e
+        report = Checker(state).run(expectations)
     if live:
         report = go_live(report, live_netns(opts.cluster_name, state), real_probe)
     if junit:

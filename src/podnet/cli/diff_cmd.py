@@ -26,9 +26,10 @@ from podnet.api.loader import LoadResult, ManifestError, read_paths
 from podnet.cli.context import CliError, apply_config_flags, common_options, options
 from podnet.cli.printers import to_json
 from podnet.cluster.admission import admit, check, config_from_documents, default_all
-from podnet.cluster.config import DEFAULT
+from podnet.cluster.config import DEFAULT, ClusterConfig
+from podnet.cluster.gcpause import paused_gc
 from podnet.cluster.reconcile import ReconcileError
-from podnet.sim.diff import derive_head, diff_states
+from podnet.sim.diff import DiffReport, derive_head, diff_states
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 FORMATS = ("text", "json", "markdown")
@@ -39,6 +40,29 @@ def _read(paths: tuple[str, ...], stdin: str | None) -> LoadResult:
     if result.errors:
         raise ManifestError(result.errors)
     return result
+
+
+def _diff(namespace: str, config: ClusterConfig, base_res: LoadResult, head_res: LoadResult,
+          as_enforced: bool) -> DiffReport:
+    """Admit the base, derive (or admit) the head, compare them."""
+    admitted = admit(base_res, config, namespace=namespace)
+    head_config, errors = config_from_documents(head_res.podnet_documents, config)
+    if errors:
+        raise ManifestError(errors)
+    if head_config != admitted.state.config:
+        head_state = admit(head_res, config, namespace=namespace).state
+    else:
+        loaded = default_all(head_res.objects, namespace)
+        before = {o.ref: o for o in admitted.objects}
+        changed = [item for item in loaded if before.get(item.obj.ref) != item.obj]
+        errors = check(changed, head_config)
+        if errors:
+            raise ManifestError(errors)
+        try:
+            head_state = derive_head(admitted.state, admitted.objects, [i.obj for i in loaded])
+        except ReconcileError as e:
+            raise ManifestError([m if m.startswith("error:") else f"error: {m}" for m in e.errors]) from e
+    return diff_states(admitted.state, head_state, as_enforced_by_plugin=as_enforced)
 
 
 @click.command("diff", context_settings=CONTEXT_SETTINGS)
@@ -66,24 +90,10 @@ def diff_cmd(ctx: click.Context, base: tuple[str, ...], head: tuple[str, ...], f
     base_res = _read(base, stdin)
     head_res = _read(head, stdin)
     config = apply_config_flags(opts, DEFAULT)
-    admitted = admit(base_res, config, namespace=opts.ns)
-    head_config, errors = config_from_documents(head_res.podnet_documents, config)
-    if errors:
-        raise ManifestError(errors)
-    if head_config != admitted.state.config:
-        head_state = admit(head_res, config, namespace=opts.ns).state
-    else:
-        loaded = default_all(head_res.objects, opts.ns)
-        before = {o.ref: o for o in admitted.objects}
-        changed = [item for item in loaded if before.get(item.obj.ref) != item.obj]
-        errors = check(changed, head_config)
-        if errors:
-            raise ManifestError(errors)
-        try:
-            head_state = derive_head(admitted.state, admitted.objects, [i.obj for i in loaded])
-        except ReconcileError as e:
-            raise ManifestError([m if m.startswith("error:") else f"error: {m}" for m in e.errors]) from e
-    report = diff_states(admitted.state, head_state, as_enforced_by_plugin=as_enforced)
+    # Both versions' models live until the command ends: the cyclic collector would only walk
+    # them (see podnet.cluster.gcpause).
+    with paused_gc():
+        report = _diff(opts.ns, config, base_res, head_res, as_enforced)
     if fmt == "json":
         click.echo(to_json(report.to_dict()), nl=False)
     elif fmt == "markdown":

@@ -61,6 +61,7 @@ from podnet.api.discovery import (
 from podnet.api.frozen import EMPTY, FrozenDict, freeze
 from podnet.api.meta import ObjectMeta, OwnerReference
 from podnet.cluster.naming import controller_pod_prefix, generate_name
+from podnet.cluster.scheduler import evolver
 
 __all__ = ["HEADLESS_LABEL", "ZONE_LABEL", "build", "resolve_ports"]
 
@@ -91,7 +92,8 @@ class _PodIndex:
     by_label: dict[tuple[str, str, str], list[_Entry]]
 
     @classmethod
-    def build(cls, pods: Iterable[Pod], nodes: Mapping[str, Node]) -> _PodIndex:
+    def build(cls, pods: Iterable[Pod], nodes: Mapping[str, Node], keys: frozenset[str]) -> _PodIndex:
+        """Index the label ``keys`` some selector names (the others are never looked up)."""
         by_label: dict[tuple[str, str, str], list[_Entry]] = defaultdict(list)
         for pod in pods:
             # ShouldPodBeInEndpoints(pod, includeTerminating=true)
@@ -103,7 +105,8 @@ class _PodIndex:
             ns = pod.metadata.namespace
             entry = (pod, addrs)
             for k, v in pod.metadata.labels.items():
-                by_label[(ns, k, v)].append(entry)
+                if k in keys:
+                    by_label[(ns, k, v)].append(entry)
         return cls(dict(by_label))
 
     def select(self, namespace: str, selector: Mapping[str, str]) -> list[_Entry]:
@@ -251,6 +254,11 @@ def _with_hints(ep: Endpoint, mode: str) -> Endpoint:
 
 # ------------------------------------------------------------------------------------- slices
 
+#: Compiled copiers (see :func:`podnet.cluster.scheduler.evolver`): one Endpoint and one
+#: targetRef per pod of the cluster.
+_pod_ref = evolver(ObjectReference, "name", "uid")
+_endpoint = evolver(Endpoint, "addresses", "conditions", "hostname", "target_ref", "node_name", "zone")
+
 
 def _service_slices(
     svc: Service,
@@ -269,44 +277,48 @@ def _service_slices(
     fixed: tuple[tuple[EndpointPort, ...], str] | None = None
     if headless_no_ports:
         fixed = ((), "")
-    # Pods stamped from one template share their PodSpec object, so a named port is resolved
-    # once per template. Keyed by id(): every spec stays alive for the whole call.
-    by_spec: dict[int, tuple[tuple[EndpointPort, ...], str]] = {}
+    # Pods stamped from one template share their containers (the scheduler gives each pod a
+    # spec of its own, naming its node, but keeps the containers), so a named port is resolved
+    # once per template. Keyed by id(): every container tuple stays alive for the whole call.
+    by_spec: dict[tuple[int, int], tuple[tuple[EndpointPort, ...], str]] = {}
+    ready_of: dict[int, bool] = {}
+    target_proto = ObjectReference(kind="Pod", namespace=ns)
+    endpoint_proto = Endpoint()
     for pod, ips in entries:
         node_name = pod.spec.node_name
         if node_name not in nodes and not publish:
             continue  # upstream: "skipping Pod for Service, Node not found"
         resolved = fixed
         if resolved is None:
-            cache_key = id(pod.spec) if named else 0
+            cache_key = (id(pod.spec.containers), id(pod.spec.init_containers)) if named else (0, 0)
             resolved = by_spec.get(cache_key)
             if resolved is None:
                 ports = resolve_ports(svc, pod)
                 resolved = (ports, _port_key(ports))
                 by_spec[cache_key] = resolved
         ports, key = resolved
-        serving = pod.ready
-        terminating = pod.metadata.deletion_timestamp is not None
+        # Pods share their conditions tuple (kubelet's Running set): read Ready once per tuple.
+        conds = pod.status.conditions
+        serving = ready_of.get(id(conds))
+        if serving is None:
+            serving = ready_of[id(conds)] = pod.ready
+        meta = pod.metadata
+        terminating = meta.deletion_timestamp is not None
         ready = publish or (serving and not terminating)
         conditions = _CONDITIONS[(ready, serving, terminating)]
-        hostname = (
-            pod.spec.hostname
-            if pod.spec.hostname and pod.spec.subdomain == name
-            else None
-        )
-        target = ObjectReference(kind="Pod", namespace=ns, name=pod.metadata.name, uid=pod.metadata.uid)
+        pspec = pod.spec
+        hostname = pspec.hostname if pspec.hostname and pspec.subdomain == name else None
+        target = _pod_ref(target_proto, meta.name, meta.uid)
         for atype in types:
-            addresses = tuple(ip for ip in ips if _family(ip) == atype)
+            addresses: tuple[str, ...]
+            if len(ips) == 1:  # the common case, without a generator
+                addresses = ips if _family(ips[0]) == atype else ()
+            else:
+                addresses = tuple(ip for ip in ips if _family(ip) == atype)
             if not addresses:
                 continue
-            ep = Endpoint(
-                addresses=addresses,
-                conditions=conditions,
-                hostname=hostname,
-                target_ref=target,
-                node_name=node_name or None,
-                zone=zones.get(node_name),
-            )
+            ep = _endpoint(endpoint_proto, addresses, conditions, hostname, target,
+                           node_name or None, zones.get(node_name))
             group = groups.get((atype, key))
             if group is None:
                 group = (ports, [])
@@ -385,7 +397,8 @@ def build(
             if key in selected or key not in existing:
                 continue
         out.append(es)
-    index = _PodIndex.build(pods, node_map)
+    keys = frozenset(k for s in selected.values() for k in (_selector(s) or {}))
+    index = _PodIndex.build(pods, node_map, keys)
     for key in sorted(selected):
         svc = selected[key]
         sel = _selector(svc)

@@ -255,7 +255,10 @@ _SANDBOX_CONDITIONS = (
 
 def _has_given_conditions(status: PodStatus) -> bool:
     """Whether a status carries more than what the scheduler wrote (a snapshot's conditions)."""
-    return any(c.type != "PodScheduled" for c in status.conditions)
+    conditions = status.conditions
+    if len(conditions) == 1:  # the scheduler's one condition: no generator, once per pod
+        return conditions[0].type != "PodScheduled"
+    return any(c.type != "PodScheduled" for c in conditions)
 
 
 class _HostInfo:

@@ -56,6 +56,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 from podnet.api.core import Condition, Node, Pod, PodSpec, PodStatus, Taint, Toleration
@@ -124,11 +125,22 @@ T = TypeVar("T")
 _EVOLVERS: dict[tuple[type, tuple[str, ...]], Any] = {}
 
 
+def _slot(cls: type, name: str) -> Any:
+    """The slot descriptor of field ``name`` (None when the field lives in ``__dict__``)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            d = vars(klass)[name]
+            return d if isinstance(d, MemberDescriptorType) else None
+    return None
+
+
 def _make_evolver(cls: type, changed: tuple[str, ...]) -> Any:
     """Compile a copier for ``cls`` that replaces ``changed`` fields (positional arguments).
 
     The same technique ``dataclasses`` uses for ``__init__``: generated straight-line code, one
-    slot store per field, no per-call introspection.
+    slot store per field, no per-call introspection. A slot is stored through its descriptor
+    (what ``object.__setattr__`` finds after looking the name up in the class: a third faster
+    without the lookup, and this runs several times per pod of the cluster).
     """
     names = [f.name for f in fields(cls)]
     unknown = set(changed) - set(names)
@@ -136,11 +148,16 @@ def _make_evolver(cls: type, changed: tuple[str, ...]) -> Any:
         raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
     params = ", ".join(f"v{i}" for i in range(len(changed)))
     lines = [f"def _evolve(obj{', ' if params else ''}{params}):", "    new = _new(_cls)"]
-    for name in names:
-        src = f"v{changed.index(name)}" if name in changed else f"obj.{name}"
-        lines.append(f"    _set(new, {name!r}, {src})")
-    lines.append("    return new")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_set": object.__setattr__}
+    for i, name in enumerate(names):
+        src = f"v{changed.index(name)}" if name in changed else f"obj.{name}"
+        slot = _slot(cls, name)
+        if slot is None:
+            lines.append(f"    _set(new, {name!r}, {src})")
+        else:
+            namespace[f"_store{i}"] = slot.__set__
+            lines.append(f"    _store{i}(new, {src})")
+    lines.append("    return new")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from field names only
     return namespace["_evolve"]
 

@@ -64,7 +64,7 @@ from typing import Any
 from podnet.api.core import Node, Pod, PodSpec, PodStatus, PodTemplateSpec, ReplicationController
 from podnet.api.defaults import stable_uid
 from podnet.api.frozen import EMPTY, FrozenDict, freeze
-from podnet.api.meta import ObjectMeta, OwnerReference, Resource
+from podnet.api.meta import ObjectMeta, ObjectRef, OwnerReference, Resource, group_of
 from podnet.api.selectors import LabelSelector
 from podnet.api.workloads import (
     CronJob,
@@ -269,8 +269,11 @@ def _context(objects: Sequence[Resource], nodes: tuple[Node, ...], previous: Clu
 
 _meta_name_uid = evolver(ObjectMeta, "name", "uid")
 _meta_name_uid_labels = evolver(ObjectMeta, "name", "uid", "labels", "annotations")
-_pod_meta = evolver(Pod, "metadata")
-_pod_meta_spec = evolver(Pod, "metadata", "spec")
+# A pod is made with its ref (every pod's is asked for at once, and a copy of the prototype
+# must not inherit the prototype's).
+_pod_meta = evolver(Pod, "metadata", "_ref")
+_pod_meta_spec = evolver(Pod, "metadata", "spec", "_ref")
+_POD_GROUP = group_of(Pod.API_VERSION)
 
 
 class _PodMaker:
@@ -313,7 +316,9 @@ class _PodMaker:
                 proto_meta.labels if labels is None else labels,
                 proto_meta.annotations if annotations is None else annotations,
             )
-        pod: Pod = _pod_meta(self.proto, meta) if spec is None else _pod_meta_spec(self.proto, meta, spec)
+        ref = ObjectRef(_POD_GROUP, Pod.KIND, self.namespace, name)
+        pod: Pod = (_pod_meta(self.proto, meta, ref) if spec is None
+                    else _pod_meta_spec(self.proto, meta, spec, ref))
         return pod
 
 

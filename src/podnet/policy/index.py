@@ -30,14 +30,16 @@ See :mod:`podnet.policy.enforcement`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar, overload
 
 from podnet.api.core import Namespace, Pod
 from podnet.api.networking import IPBlock, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort
 from podnet.api.selectors import LabelSelector, Requirement, Selector
+from podnet.cluster.gcpause import paused_gc
 from podnet.cluster.state import ClusterState
 
 Mode = Literal["api", "cilium", "none"]
@@ -54,11 +56,17 @@ def normalize_protocol(protocol: str | None) -> str:
 
 
 def bits(mask: int) -> Iterable[int]:
-    """The indices of the set bits of ``mask``, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
+    """The indices of the set bits of ``mask``, lowest first.
+
+    Read off the mask's binary text, one C-speed pass: peeling the lowest bit off instead
+    copies the whole int at every step, and a mask over 150,000 pods is 20 kB."""
+    if mask < 0:
+        raise ValueError(f"a mask is a set of pods, not a negative number: {mask}")
+    digits = bin(mask)[:1:-1]  # least significant first
+    i = digits.find("1")
+    while i >= 0:
+        yield i
+        i = digits.find("1", i + 1)
 
 
 # ---------------------------------------------------------------------------- compiled parts
@@ -255,7 +263,8 @@ class PolicyIndex:
 
     mode: Mode
     plugin: str
-    pods: tuple[IndexedPod, ...]
+    #: By bit (see :class:`_PodTable`: each made on first use).
+    pods: Sequence[IndexedPod]
     host_network_pods: tuple[Pod, ...]
     policies: tuple[CompiledPolicy, ...]
     all_mask: int
@@ -271,14 +280,25 @@ class PolicyIndex:
 
     @classmethod
     def build(cls, state: ClusterState, mode: Mode = "api") -> PolicyIndex:
-        """Compile every NetworkPolicy of ``state``; ``mode`` picks whose semantics answer."""
-        return _Builder(state, mode).build()
+        """Compile every NetworkPolicy of ``state``; ``mode`` picks whose semantics answer.
+
+        The cyclic garbage collector is paused meanwhile: the index is a few hundred thousand
+        small objects all alive at the end, and the collections their allocation triggers
+        (each a walk of the whole cluster's objects) were half of a large index's build."""
+        with paused_gc():
+            return _Builder(state, mode).build()
+
+    @classmethod
+    def of(cls, state: ClusterState, mode: Mode = "api") -> PolicyIndex:
+        """:meth:`build`, once per state and mode (``ClusterState.memo``): trace, check, diff
+        and lint of one state ask the same index."""
+        return state.memo(("policy-index", mode), lambda: cls.build(state, mode))
 
     def with_mode(self, mode: Mode) -> PolicyIndex:
         """The same cluster's index in ``mode``, built once per state and mode."""
         if mode == self.mode:
             return self
-        return self.state.memo(("policy-index", mode), lambda: PolicyIndex.build(self.state, mode))
+        return PolicyIndex.of(self.state, mode)
 
     # ------------------------------------------------------------------ lookup
 
@@ -363,69 +383,360 @@ class PolicyIndex:
     def pods_of_mask(self, mask: int) -> list[IndexedPod]:
         return [self.pods[b] for b in bits(mask)]
 
+    def pod_objects(self) -> Sequence[Pod]:
+        """The Pod objects by bit, without making their :class:`IndexedPod` (a caller that only
+        wants a few of them, like ``diff``'s one per workload, indexes ``pods`` with the bit)."""
+        if isinstance(self.pods, _PodTable):
+            return self.pods.objects
+        return [p.pod for p in self.pods]
+
+
+# ---------------------------------------------------------------------------- lazy tables
+
+K = TypeVar("K")
+#: A pod spec's named ports: (name, protocol) → number, and every (name, protocol), number in order.
+_Declared = tuple[Mapping[tuple[str, str], int], tuple[tuple[tuple[str, str], int], ...]]
+
+
+def _canonical_ips(p: Pod) -> tuple[str, ...]:
+    raw = p.ips
+    return raw if all(_CANONICAL_V4.fullmatch(x) for x in raw) else tuple(_canonical(x) for x in raw)
+
+
+class _PodTable(Sequence[IndexedPod]):
+    """The pods of an index by bit, each :class:`IndexedPod` made on first use.
+
+    A ``check`` of a thousand connections in a 150,000-pod cluster asks for a few thousand of
+    them and ``diff`` for one per workload: making all of them up front was most of a large
+    index's build. What every pod needs (its bit, the policies selecting it) is computed up
+    front all the same."""
+
+    __slots__ = ("objects", "_ingress", "_egress", "_made", "_ports")
+
+    def __init__(self, objects: list[Pod], ingress_of: list[list[int]], egress_of: list[list[int]]) -> None:
+        self.objects = objects
+        self._ingress = ingress_of
+        self._egress = egress_of
+        self._made: list[IndexedPod | None] = [None] * len(objects)
+        #: id(PodSpec) → (named ports, every named port in order): pods stamped from one
+        #: template share their spec object (and so the read-only mapping).
+        self._ports: dict[int, _Declared] = {}
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    @overload
+    def __getitem__(self, i: int) -> IndexedPod: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[IndexedPod]: ...
+
+    def __getitem__(self, i: int | slice) -> IndexedPod | Sequence[IndexedPod]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self.objects)))]
+        got = self._made[i]
+        if got is None:
+            got = self._make(i if i >= 0 else i + len(self.objects))
+        return got
+
+    def __iter__(self) -> Iterator[IndexedPod]:
+        made = self._made
+        for i in range(len(made)):
+            got = made[i]
+            yield got if got is not None else self._make(i)
+
+    def declared_ports(self, p: Pod) -> _Declared:
+        spec = p.spec
+        hit = self._ports.get(id(spec))
+        if hit is None:
+            declared = tuple(
+                ((cp.name, normalize_protocol(cp.protocol)), cp.container_port)
+                for cp in spec.all_ports() if cp.name
+            )
+            hit = self._ports[id(spec)] = (dict(declared), declared)
+        return hit
+
+    def _make(self, bit: int) -> IndexedPod:
+        p = self.objects[bit]
+        meta = p.metadata
+        ing, eg = self._ingress[bit], self._egress[bit]
+        got = IndexedPod(
+            bit,
+            f"{meta.namespace}/{meta.name}",
+            p,
+            _canonical_ips(p),
+            p.spec.node_name,
+            self.declared_ports(p)[0],
+            tuple(ing),
+            tuple(eg),
+        )
+        self._made[bit] = got
+        return got
+
+    def named_port_masks(self) -> dict[tuple[str, str], dict[int, int]]:
+        """(port name, protocol) → number → the pods whose container port it names."""
+        named: dict[tuple[str, str], dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for bit, p in enumerate(self.objects):
+            for key, number in self.declared_ports(p)[1]:
+                named[key][number].append(bit)
+        return {k: {number: _mask_of(b) for number, b in v.items()} for k, v in named.items()}
+
+
+class _ByBit(Mapping[K, IndexedPod]):
+    """Pods of a :class:`_PodTable` by a key (``ns/name``, an address), the key → bit table
+    built on first use."""
+
+    __slots__ = ("_table", "_build", "_bits")
+
+    def __init__(self, table: _PodTable, build: Callable[[], dict[K, int]]) -> None:
+        self._table = table
+        self._build = build
+        self._bits: dict[K, int] | None = None
+
+    def _index(self) -> dict[K, int]:
+        if self._bits is None:
+            self._bits = self._build()
+        return self._bits
+
+    def __getitem__(self, key: K) -> IndexedPod:
+        return self._table[self._index()[key]]
+
+    def get(self, key: K, default: IndexedPod | None = None) -> IndexedPod | None:  # type: ignore[override]
+        bit = self._index().get(key)
+        return default if bit is None else self._table[bit]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index()
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._index())
+
+    def __len__(self) -> int:
+        return len(self._index())
+
+
+class _ByName(Mapping[str, IndexedPod]):
+    """Pods of a :class:`_PodTable` by ``ns/name``, through the builder's namespace → name →
+    bit tables (no table of 150,000 keys made for a few lookups)."""
+
+    __slots__ = ("_table", "_bit_of")
+
+    def __init__(self, table: _PodTable, bit_of: dict[str, dict[str, int]]) -> None:
+        self._table = table
+        self._bit_of = bit_of
+
+    def _bit(self, key: object) -> int | None:
+        if not isinstance(key, str):
+            return None
+        ns, _, name = key.partition("/")
+        names = self._bit_of.get(ns)
+        return None if names is None else names.get(name)
+
+    def __getitem__(self, key: str) -> IndexedPod:
+        bit = self._bit(key)
+        if bit is None:
+            raise KeyError(key)
+        return self._table[bit]
+
+    def get(self, key: str, default: IndexedPod | None = None) -> IndexedPod | None:  # type: ignore[override]
+        bit = self._bit(key)
+        return default if bit is None else self._table[bit]
+
+    def __contains__(self, key: object) -> bool:
+        return self._bit(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        for ns, names in self._bit_of.items():
+            for name in names:
+                yield f"{ns}/{name}"
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class _Lazy(Mapping[K, Any]):
+    """A mapping computed on first use."""
+
+    __slots__ = ("_build", "_data")
+
+    def __init__(self, build: Callable[[], Mapping[K, Any]]) -> None:
+        self._build = build
+        self._data: Mapping[K, Any] | None = None
+
+    def _get(self) -> Mapping[K, Any]:
+        if self._data is None:
+            self._data = self._build()
+        return self._data
+
+    def __getitem__(self, key: K) -> Any:
+        return self._get()[key]
+
+    def get(self, key: K, default: Any = None) -> Any:
+        return self._get().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._get()
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
 
 # ---------------------------------------------------------------------------- building
 
+#: An IPv4 address as ``ipaddress`` writes it (``ipaddress`` refuses leading zeros, so a dotted
+#: quad it accepts is already canonical): recognised without parsing.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+
+
+def _canonical(ip: str) -> str:
+    """``str(ipaddress.ip_address(ip))`` (raising ValueError alike), without parsing the
+    common case: 150,000 pod addresses parsed twice were a third of a large index's build."""
+    if _CANONICAL_V4.fullmatch(ip):
+        return ip
+    return str(ipaddress.ip_address(ip))
+
+
+def _mask_of(positions: list[int]) -> int:
+    """The mask with the bits ``positions`` (ascending) set.
+
+    Never one ``|=`` per bit: on a mask of 150,000 pods each would copy 20 kB. A workload's pods
+    are adjacent in the pod order, so a few runs of consecutive bits are the common case;
+    otherwise the bits are set in a byte array converted once."""
+    if not positions:
+        return 0
+    runs: list[tuple[int, int]] = []
+    start = prev = positions[0]
+    for p in positions[1:]:
+        if p != prev + 1:
+            runs.append((start, prev))
+            if len(runs) > 16:
+                break
+            start = p
+        prev = p
+    else:
+        runs.append((start, prev))
+        mask = 0
+        for a, b in runs:
+            mask |= ((1 << (b - a + 1)) - 1) << a
+        return mask
+    buf = bytearray(max(positions) // 8 + 1)
+    for p in positions:
+        buf[p >> 3] |= 1 << (p & 7)
+    return int.from_bytes(buf, "little")
+
 
 class _Builder:
-    """Builds one PolicyIndex; memoizes selector and ipBlock masks (policies repeat them)."""
+    """Builds one PolicyIndex; memoizes selector and ipBlock masks (policies repeat them).
+
+    What a 150,000-pod cluster makes expensive is done only when a policy asks for it: label
+    masks come from the state's own label index for the labels selectors name, and pod
+    addresses are parsed for ipBlocks only."""
 
     def __init__(self, state: ClusterState, mode: Mode) -> None:
         self.state = state
         self.mode: Mode = mode
-        pods = [p for p in state.pods() if not p.spec.host_network]
-        pods.sort(key=lambda p: (p.metadata.namespace, p.metadata.name))
+        # Pods sorted by (namespace, name): the namespaces in order, each one's pods by name.
+        by_ns = state.index.pods_by_ns
+        pods: list[Pod] = []
+        host: list[Pod] = []
+        #: namespace → pod name → bit
+        self.bit_of: dict[str, dict[str, int]] = {}
+        self.ns_mask: dict[str, int] = {}
+        for ns in sorted(by_ns):
+            members = sorted(by_ns[ns], key=lambda p: p.metadata.name)
+            start = len(pods)
+            names: dict[str, int] = {}
+            for p in members:
+                if p.spec.host_network:
+                    host.append(p)
+                else:
+                    names[p.metadata.name] = len(pods)
+                    pods.append(p)
+            if names:
+                self.bit_of[ns] = names
+                self.ns_mask[ns] = ((1 << len(names)) - 1) << start
         self.pod_objs = pods
-        self.host_pods = tuple(
-            sorted(
-                (p for p in state.pods() if p.spec.host_network),
-                key=lambda p: (p.metadata.namespace, p.metadata.name),
-            )
-        )
+        self.host_pods = tuple(host)
         self.all_mask = (1 << len(pods)) - 1
-        self.ns_mask: dict[str, int] = defaultdict(int)
-        self.label_mask: dict[tuple[str, str], int] = defaultdict(int)
-        self.key_mask: dict[str, int] = defaultdict(int)
-        self.primary: list[Address | None] = []
-        for bit, p in enumerate(pods):
-            b = 1 << bit
-            self.ns_mask[p.metadata.namespace] |= b
-            for k, v in p.metadata.labels.items():
-                self.label_mask[(k, v)] |= b
-                self.key_mask[k] |= b
-            ips = p.ips
-            self.primary.append(ipaddress.ip_address(ips[0]) if ips else None)
+        self._label_cache: dict[tuple[str, str], int] = {}
+        self._key_cache: dict[str, int] = {}
+        self._primary: list[Address | None] | None = None
         # Namespace labels: the Namespace objects, plus the name label every namespace carries
         # (kubernetes.io/metadata.name is set by the API server and immutable).
         ns_labels: dict[str, dict[str, str]] = {}
-        for ns in state.typed(Namespace):
-            labels = dict(ns.metadata.labels)
-            labels.setdefault(NAMESPACE_NAME_LABEL, ns.metadata.name)
-            ns_labels[ns.metadata.name] = labels
-        for name in list(self.ns_mask):
+        for ns_obj in state.typed(Namespace):
+            labels = dict(ns_obj.metadata.labels)
+            labels.setdefault(NAMESPACE_NAME_LABEL, ns_obj.metadata.name)
+            ns_labels[ns_obj.metadata.name] = labels
+        for name in self.ns_mask:
             ns_labels.setdefault(name, {NAMESPACE_NAME_LABEL: name})
         self.ns_labels = ns_labels
         self._sel_cache: dict[Selector, int] = {}
         self._nssel_cache: dict[Selector, int] = {}
         self._ipblock_cache: dict[tuple[str, tuple[str, ...]], tuple[IPBlockMatch, int]] = {}
 
+    @property
+    def primary(self) -> list[Address | None]:
+        """Each pod's primary address, by bit (parsed on the first ipBlock)."""
+        if self._primary is None:
+            self._primary = [ipaddress.ip_address(p.ips[0]) if p.ips else None for p in self.pod_objs]
+        return self._primary
+
     # ------------------------------------------------------------------ selectors
+
+    def _bits_of(self, groups: Iterable[tuple[str, Iterable[Pod]]]) -> int:
+        out: list[int] = []
+        for ns, members in groups:
+            names = self.bit_of.get(ns)
+            if names is None:
+                continue
+            for p in members:
+                b = names.get(p.metadata.name)
+                if b is not None:
+                    out.append(b)
+        out.sort()
+        return _mask_of(out)
+
+    def label_mask(self, key: str, value: str) -> int:
+        """Pods with label ``key=value``, from the state's label index."""
+        m = self._label_cache.get((key, value))
+        if m is None:
+            by_label = self.state.index.pods_by_label
+            m = self._bits_of((ns, by_label.get(ns, {}).get((key, value), ())) for ns in self.bit_of)
+            self._label_cache[(key, value)] = m
+        return m
+
+    def key_mask(self, key: str) -> int:
+        """Pods with a label ``key``, whatever its value."""
+        m = self._key_cache.get(key)
+        if m is None:
+            by_label = self.state.index.pods_by_label
+            m = self._bits_of(
+                (ns, (p for (k, _), ps in by_label.get(ns, {}).items() if k == key for p in ps))
+                for ns in self.bit_of
+            )
+            self._key_cache[key] = m
+        return m
 
     def _requirement_mask(self, r: Requirement) -> int:
         if r.op == "In":
             m = 0
             for v in r.values:
-                m |= self.label_mask.get((r.key, v), 0)
+                m |= self.label_mask(r.key, v)
             return m
         if r.op == "NotIn":
             m = 0
             for v in r.values:
-                m |= self.label_mask.get((r.key, v), 0)
+                m |= self.label_mask(r.key, v)
             return self.all_mask & ~m
         if r.op == "Exists":
-            return self.key_mask.get(r.key, 0)
+            return self.key_mask(r.key)
         if r.op == "DoesNotExist":
-            return self.all_mask & ~self.key_mask.get(r.key, 0)
+            return self.all_mask & ~self.key_mask(r.key)
         return 0
 
     def selector_mask(self, sel: Selector) -> int:
@@ -554,29 +865,16 @@ class _Builder:
                     ingress_of[b].append(i)
                 if cp.egress:
                     egress_of[b].append(i)
-        named: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        pods: list[IndexedPod] = []
-        by_ip: dict[str, IndexedPod] = {}
-        for bit, p in enumerate(self.pod_objs):
-            ports: dict[tuple[str, str], int] = {}
-            for cp_ in p.spec.all_ports():
-                if cp_.name:
-                    key = (cp_.name, normalize_protocol(cp_.protocol))
-                    ports[key] = cp_.container_port
-                    named[key][cp_.container_port] |= 1 << bit
-            ip = IndexedPod(
-                bit=bit,
-                key=f"{p.metadata.namespace}/{p.metadata.name}",
-                pod=p,
-                ips=tuple(str(ipaddress.ip_address(x)) for x in p.ips),
-                node=p.spec.node_name,
-                named_ports=ports,
-                ingress_policies=tuple(ingress_of[bit]),
-                egress_policies=tuple(egress_of[bit]),
-            )
-            pods.append(ip)
-            for addr in ip.ips:
-                by_ip[addr] = ip
+        objs = self.pod_objs
+        table = _PodTable(objs, ingress_of, egress_of)
+
+        def addresses() -> dict[str, int]:
+            out: dict[str, int] = {}
+            for bit, p in enumerate(objs):
+                for addr in _canonical_ips(p):
+                    out[addr] = bit
+            return out
+
         node_ips: dict[str, tuple[str, ...]] = {}
         for node in state.nodes:
             node_ips[node.metadata.name] = tuple(str(ipaddress.ip_address(a)) for a in node.internal_ips)
@@ -593,15 +891,15 @@ class _Builder:
         return PolicyIndex(
             mode=self.mode,
             plugin=state.config.plugin.name,
-            pods=tuple(pods),
+            pods=table,
             host_network_pods=self.host_pods,
             policies=policies,
             all_mask=self.all_mask,
-            by_key={p.key: p for p in pods},
-            by_ip=by_ip,
+            by_key=_ByName(table, self.bit_of),
+            by_ip=_ByBit(table, addresses),
             host_ips=host_ips,
             node_ips=node_ips,
-            named_port_masks={k: dict(v) for k, v in named.items()},
+            named_port_masks=_Lazy(table.named_port_masks),
             policies_by_namespace={k: tuple(v) for k, v in by_ns.items()},
             state=state,
         )

@@ -43,6 +43,7 @@ import ipaddress
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from podnet.proxy.naming import ServicePortName
@@ -285,10 +286,16 @@ def _canon(ip: str) -> str:
     return got
 
 
+@lru_cache(maxsize=1024)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR parsed once per text: every connection tests the same cluster and source CIDRs."""
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def _in(ip: str, cidr: str | None) -> bool:
     if not cidr:
         return False
-    return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
+    return ipaddress.ip_address(ip) in _network(cidr)
 
 
 def _refusal(protocol: str) -> str:

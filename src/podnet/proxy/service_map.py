@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from podnet.api.core import Node, Service
+from podnet.api.core import Node, Pod, Service
 from podnet.api.discovery import Endpoint, EndpointSlice
 from podnet.api.frozen import FrozenDict
 from podnet.cluster.config import ClusterConfig
@@ -696,17 +696,43 @@ class ServicePlan:
         return got
 
     def _ip_index(self) -> dict[str, tuple[str | None, str | None]]:
+        """Address → (node, ``ns/name`` of the pod or None for a node's own address).
+
+        Read off the state's pods-by-node index in no particular order; an address two pods
+        claim (a snapshot with a stale pod) goes to the last of them in object order, as a
+        sorted walk would give it — without sorting 150,000 pods for the rare collision."""
         got = self._cache.get("ip")
         if got is None:
             got = {}
             if self.state is not None:
-                for pod in self.state.pods():
-                    if pod.spec.host_network or not pod.spec.node_name:
-                        continue
-                    for ip in pod.ips:
-                        canon = parse_ip_sloppy(ip)
-                        if canon:
-                            got[canon] = (pod.spec.node_name, pod.qualified_name)
+                clashes: set[str] = set()
+                canonical = _CANONICAL_V4.fullmatch
+                for node, pods in self.state.index.pods_by_node.items():
+                    for pod in pods:  # every one has spec.node_name == node
+                        if pod.spec.host_network:
+                            continue
+                        entry = (node, pod.qualified_name)
+                        for ip in pod.ips:
+                            canon = ip if canonical(ip) else parse_ip_sloppy(ip)
+                            if canon:
+                                prior = got.get(canon)
+                                if prior is not None and prior[1] != entry[1]:
+                                    clashes.add(canon)
+                                got[canon] = entry
+                if clashes:
+                    winners: dict[str, Pod] = {}
+                    for pods in self.state.index.pods_by_node.values():
+                        for pod in pods:
+                            if pod.spec.host_network or not pod.spec.node_name:
+                                continue
+                            for ip in pod.ips:
+                                canon = parse_ip_sloppy(ip)
+                                if canon in clashes:
+                                    held = winners.get(canon)
+                                    if held is None or held.ref < pod.ref:
+                                        winners[canon] = pod
+                    for canon, pod in winners.items():
+                        got[canon] = (pod.spec.node_name, pod.qualified_name)
             for ip, node in self.node_addresses().items():
                 got[ip] = (node, None)
             self._cache["ip"] = got

@@ -39,11 +39,9 @@ half-run. Everything here is pure; the ``--live`` mode lives in the CLI.
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -52,8 +50,9 @@ import dns.rdatatype
 
 from podnet.api.core import Pod, Service
 from podnet.api.loader import PodnetDocument
-from podnet.api.meta import Resource
+from podnet.api.meta import OwnerReference
 from podnet.api.selectors import Selector
+from podnet.cluster.gcpause import paused_gc
 from podnet.cluster.state import ClusterState
 from podnet.cluster.system import INGRESS_NGINX_NAMESPACE, INGRESS_NGINX_SERVICE
 from podnet.dns.config import ServerConfig
@@ -67,7 +66,7 @@ from podnet.policy import PolicyIndex
 from podnet.proxy import ServicePlan
 from podnet.sim.endpoints import OUTSIDE_IP, TraceError, parse_target
 from podnet.sim.locate import SourceText
-from podnet.sim.resolve import cluster_dns_ips, zone_of
+from podnet.sim.resolve import cluster_dns_ips, server_config, zone_of
 from podnet.sim.trace import Trace, trace
 
 API_VERSION = "podnet.io/v1alpha1"
@@ -379,7 +378,7 @@ class _Parser:
         if obj is None:
             self.error(path, f'{kind} "{ns}/{name}" not found')
             return None
-        pods = tuple(p for p in self.state.pods(ns) if not p.finished and _owned_by(self.state, p, obj))
+        pods = _workload_pods(self.state, ns).get((obj.kind, obj.metadata.name), ())
         if not pods:
             self.error(path, f"{kind} {ns}/{name} has no pod (replicas: 0, or not scheduled)")
             return None
@@ -600,19 +599,45 @@ def _valid_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _owned_by(state: ClusterState, pod: Pod, obj: Resource) -> bool:
-    cur: Resource = pod
+def _owners(state: ClusterState, namespace: str, first: OwnerReference) -> frozenset[tuple[str, str]]:
+    """(kind, name) of every controller up a chain that starts at a pod's controller ``first``
+    (ReplicaSet, Deployment…), four levels at most, as far as the owners exist."""
+    out: set[tuple[str, str]] = set()
+    ref: OwnerReference | None = first
     for _ in range(4):
-        ref = cur.metadata.controller_ref()
         if ref is None:
-            return False
-        if ref.kind == obj.kind and ref.name == obj.metadata.name:
-            return True
-        parent = state.get(ref.kind, cur.metadata.namespace, ref.name)
+            break
+        out.add((ref.kind, ref.name))
+        parent = state.get(ref.kind, namespace, ref.name)
         if parent is None:
-            return False
-        cur = parent
-    return False
+            break
+        ref = parent.metadata.controller_ref()
+    return frozenset(out)
+
+
+def _workload_pods(state: ClusterState, ns: str) -> Mapping[tuple[str, str], tuple[Pod, ...]]:
+    """The running pods of ``ns`` under each workload (kind, name) that owns them, by name.
+
+    Built once per state and namespace, each owner chain walked once per ReplicaSet (not per
+    pod): a spec naming a hundred workloads of a 150,000-pod cluster then costs a hundred
+    lookups, not a hundred walks of a namespace."""
+    def build() -> dict[tuple[str, str], tuple[Pod, ...]]:
+        chains: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
+        by_owner: dict[tuple[str, str], list[Pod]] = {}
+        for pod in state.pods(ns):
+            if pod.finished:
+                continue
+            ref = pod.metadata.controller_ref()
+            if ref is None:
+                continue
+            chain = chains.get((ref.kind, ref.name))
+            if chain is None:
+                chain = chains[(ref.kind, ref.name)] = _owners(state, ns, ref)
+            for key in chain:
+                by_owner.setdefault(key, []).append(pod)
+        return {k: tuple(v) for k, v in by_owner.items()}
+
+    return state.memo(("check-workload-pods", ns), build)
 
 
 def parse_specs(state: ClusterState, docs: Sequence[PodnetDocument],
@@ -755,7 +780,7 @@ class Checker:
     @property
     def index(self) -> PolicyIndex:
         if self._index is None:
-            self._index = PolicyIndex.build(self.state)
+            self._index = PolicyIndex.of(self.state)
         return self._index
 
     @property
@@ -766,77 +791,24 @@ class Checker:
 
     @property
     def dns(self) -> tuple[ServerConfig, ZoneIndex]:
+        """The cluster DNS server's configuration and zone: the same ones every trace of this
+        state resolves names with (both built once per state)."""
         if self._dns is None:
-            cfg = ServerConfig.kubeadm(self.state.config.cluster_domain)
+            cfg = server_config(self.state)
             self._dns = (cfg, zone_of(self.state, cfg))
         return self._dns
 
     def trace(self, src: str, to: str, protocol: str = "TCP") -> Trace:
-        return trace(self.state, src, to, protocol, plan=self.plan, index=self.index)
+        return trace(self.state, src, to, protocol, plan=self.plan, index=self.index,
+                     plugin_path=self.plugin_path)
 
     def run(self, expectations: Iterable[Expectation]) -> CheckReport:
-        with self.shared_plans():
+        """Every expectation, answered.
+
+        The cyclic garbage collector is paused meanwhile: a run allocates many small objects
+        (traces, hops, the indexes built on the way) and frees few, so its scans are overhead."""
+        with paused_gc():
             return CheckReport(tuple(self.check(e) for e in expectations))
-
-    @contextmanager
-    def shared_plans(self) -> Iterator[None]:
-        """Let every trace of this run resolve names against this check's DNS configuration,
-        take the summary path on large clusters, and share one underlay-MTU table.
-
-        The enforced policy index, the NetworkPlan, the DNS zone and the Service plan's node
-        addresses are built once per state by their owners (``ClusterState.memo``,
-        ``ServicePlan``'s cache); what is left here are the run's own choices.
-        """
-        from podnet.sim import trace as trace_mod
-
-        saved: dict[str, Any] = {}
-        orig_resolve = getattr(trace_mod, "resolve_name", None)
-
-        def cached_resolve(state: ClusterState, src: Any, name: str, **kw: Any) -> Any:
-            assert orig_resolve is not None
-            if state is self.state and "zone" not in kw and "config" not in kw:
-                cfg, zone = self.dns
-                return orig_resolve(state, src, name, zone=zone, config=cfg)
-            return orig_resolve(state, src, name, **kw)
-
-        replaced: list[tuple[str, Any]] = [("resolve_name", cached_resolve)]
-        if not self.plugin_path:
-            replaced.append(("plugin_path_module", lambda: None))
-        for name, fn in replaced:
-            if callable(getattr(trace_mod, name, None)):
-                saved[name] = getattr(trace_mod, name)
-                setattr(trace_mod, name, fn)
-        # A node's underlay MTU is looked up per hop, each a pass over the config's nodes.
-        from podnet.sim import summary_path as summary_mod
-
-        more: list[tuple[Any, str, Any]] = []
-        orig_mtu = getattr(summary_mod, "_underlay_mtu", None)
-        if callable(orig_mtu):
-            mtus: dict[tuple[int, str], tuple[Any, int]] = {}
-
-            def underlay_mtu(config: Any, node: str) -> int:
-                hit = mtus.get((id(config), node))
-                if hit is None or hit[0] is not config:
-                    assert orig_mtu is not None
-                    hit = (config, orig_mtu(config, node))
-                    mtus[(id(config), node)] = hit
-                return hit[1]
-
-            more.append((summary_mod, "_underlay_mtu", underlay_mtu))
-        restore = [(owner, name, getattr(owner, name)) for owner, name, _ in more]
-        for owner, name, fn in more:
-            setattr(owner, name, fn)
-        collecting = gc.isenabled()
-        gc.disable()  # a run allocates many small objects and frees few: skip the scans
-        try:
-            yield
-        finally:
-            if collecting:
-                gc.enable()
-            for owner, name, fn in restore:
-                setattr(owner, name, fn)
-            for name, fn in saved.items():
-                setattr(trace_mod, name, fn)
 
     def check(self, e: Expectation) -> Result:
         if e.kind == "connect":

@@ -31,7 +31,6 @@ endpoints. Pure.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 from podnet.api.core import Namespace, Pod, Service
 from podnet.api.meta import Resource
 from podnet.api.networking import Ingress, NetworkPolicy
+from podnet.cluster.gcpause import paused_gc
 from podnet.cluster.reconcile import reconcile_change
 from podnet.cluster.state import ClusterState
 from podnet.ingress.model import Request
@@ -347,19 +347,22 @@ class _Side:
 
     def __init__(self, state: ClusterState, enforced: bool) -> None:
         self.state = state
-        index = PolicyIndex.build(state)
+        index = PolicyIndex.of(state)
         self.index = as_enforced(index) if enforced else index
         self.rep: dict[WorkloadKey, IndexedPod] = {}
         self.count: dict[WorkloadKey, int] = defaultdict(int)
         owners: dict[tuple[str, str, str], WorkloadKey] = {}
-        for ip in self.index.pods:
-            pod = ip.pod
-            if pod.finished or not ip.ips:
+        first: dict[WorkloadKey, int] = {}
+        for bit, pod in enumerate(self.index.pod_objects()):
+            if pod.finished or not pod.ips:
                 continue
             key = self._owner(pod, owners)
             self.count[key] += 1
-            if key not in self.rep:
-                self.rep[key] = ip
+            if key not in first:
+                first[key] = bit
+        # Only the representatives become IndexedPods (one per workload, not one per pod).
+        for key, bit in first.items():
+            self.rep[key] = self.index.pods[bit]
         self.ports: dict[WorkloadKey, set[PortKey]] = {}
         for key, ip in self.rep.items():
             self.ports[key] = {(p.container_port, (p.protocol or "TCP").upper())
@@ -837,13 +840,8 @@ def _endpoint_changes(base: ClusterState, head: ClusterState, namespaces: set[st
 
 def diff_states(base: ClusterState, head: ClusterState, *, as_enforced_by_plugin: bool = False) -> DiffReport:
     """Compare two states (see the module doc)."""
-    collecting = gc.isenabled()
-    gc.disable()  # two policy indexes of many small objects, nothing to free meanwhile
-    try:
+    with paused_gc():  # two policy indexes of many small objects, nothing to free meanwhile
         return _diff(base, head, as_enforced_by_plugin)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _diff(base: ClusterState, head: ClusterState, as_enforced_by_plugin: bool) -> DiffReport:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from podnet.api.core import Pod
@@ -38,6 +39,8 @@ __all__ = [
     "TargetSpec",
     "TraceError",
     "canonical_ip",
+    "ip_family",
+    "network",
     "outside_ip",
     "parse_source",
     "parse_target",
@@ -64,12 +67,34 @@ def not_found(kind: str, name: str, namespace: str | None = None) -> TraceError:
     return TraceError(f'Error from server (NotFound): {kind} "{name}" not found')
 
 
+#: An IPv4 address as ``ipaddress`` writes it (it refuses leading zeros, so a dotted quad it
+#: accepts is already canonical): recognised without parsing, a trace handles dozens.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+
+
 def canonical_ip(text: str) -> str | None:
     """``text`` as a canonical IP address, or None when it is not one."""
+    if _CANONICAL_V4.fullmatch(text):
+        return text
     try:
         return str(ipaddress.ip_address(text.strip().strip("[]")))
     except ValueError:
         return None
+
+
+def ip_family(ip: str) -> int:
+    """4 or 6 (``ipaddress.ip_address(ip).version``, raising ValueError alike)."""
+    if _CANONICAL_V4.fullmatch(ip):
+        return 4
+    return ipaddress.ip_address(ip).version
+
+
+@lru_cache(maxsize=1024)
+def network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """``ipaddress.ip_network(cidr, strict=False)``, parsed once per text: traces test the same
+    few pod, node and Service CIDRs again and again."""
+    return ipaddress.ip_network(cidr, strict=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +127,7 @@ class Source:
     def ip_for(self, family: int) -> str:
         """The source's address of ``family`` (its primary one when it has none)."""
         for ip in self.ips or (self.ip,):
-            if ipaddress.ip_address(ip).version == family:
+            if ip_family(ip) == family:
                 return ip
         return self.ip
 

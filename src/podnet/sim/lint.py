@@ -128,7 +128,7 @@ class LintContext:
     def policy_index(self) -> PolicyIndex:
         got = self._cache.get("policy_index")
         if got is None:
-            got = PolicyIndex.build(self.state)
+            got = PolicyIndex.of(self.state)
             self._cache["policy_index"] = got
         return got  # type: ignore[no-any-return]
 

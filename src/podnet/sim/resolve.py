@@ -32,7 +32,7 @@ from podnet.dns.stub import walk_model
 from podnet.dns.zone import ZoneIndex, index_for
 from podnet.sim.endpoints import Source, TraceError
 
-__all__ = ["Resolution", "hosts_entry", "resolve_name"]
+__all__ = ["Resolution", "cluster_dns_ips", "hosts_entry", "resolve_name", "server_config", "zone_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ def cluster_dns_ips(state: ClusterState) -> tuple[str, ...]:
     return cfg.kubelet.cluster_dns or (dns_ip(cfg),)
 
 
-def _server_config(state: ClusterState) -> ServerConfig:
+def server_config(state: ClusterState) -> ServerConfig:
     """The cluster's DNS server as CoreDNS runs it: the ``kube-system/coredns`` Corefile (as
     ``podnet dns`` and the real data plane read it), kubeadm's when that one does not parse."""
     def build() -> ServerConfig:
@@ -167,7 +167,7 @@ def resolve_name(
     servers = cluster_dns_ips(state)
     rc = pod_resolv_conf(src.pod, cluster_domain=state.config.cluster_domain,
                          cluster_dns=list(servers), host=None)
-    cfg = config or _server_config(state)
+    cfg = config or server_config(state)
     zi = zone or zone_of(state, cfg)
     done = walk_model(name, rdtype, rc, zi, cfg, None)
     tried = tuple(TriedName(t.name, t.rcode, t.answers, t.why) for t in done.tried)

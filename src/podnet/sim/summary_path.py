@@ -24,6 +24,7 @@ from typing import Any, Literal
 from podnet.cluster.config import ClusterConfig
 from podnet.cluster.state import ClusterState
 from podnet.plugins.path import ANCHORS, shift_anchors
+from podnet.sim.endpoints import network
 from podnet.sim.hops import Hop, hop_from
 
 __all__ = ["ANCHORS", "Path", "Tunnel", "plugin_path", "plugin_path_module", "summary_path",
@@ -137,25 +138,36 @@ def tunnel_of(config: ClusterConfig) -> Tunnel:
     return _TUNNELS.get((p.name, p.effective_mode), Tunnel("none", "eth0", 0))
 
 
-def _underlay_mtu(config: ClusterConfig, node: str) -> int:
-    for nc in config.nodes:
-        if nc.name == node:
-            return nc.mtu
-    return 1500
+def _underlay_mtus(state: ClusterState) -> dict[str, int]:
+    """Each configured node's underlay MTU, by name (the first entry of a name wins): a table
+    built once per state, so that a hop's lookup is not a pass over thousands of nodes."""
+    def build() -> dict[str, int]:
+        table: dict[str, int] = {}
+        for nc in state.config.nodes:
+            table.setdefault(nc.name, nc.mtu)
+        return table
+
+    return state.memo("underlay-mtus", build)
 
 
-def _tunnel_mtu(config: ClusterConfig, node: str) -> int:
+def _underlay_mtu(state: ClusterState, node: str) -> int:
+    return _underlay_mtus(state).get(node, 1500)
+
+
+def _tunnel_mtu(state: ClusterState, node: str) -> int:
+    config = state.config
     if config.plugin.mtu:
         return config.plugin.mtu
-    return _underlay_mtu(config, node) - tunnel_of(config).overhead
+    return _underlay_mtu(state, node) - tunnel_of(config).overhead
 
 
-def _pod_mtu(config: ClusterConfig, node: str) -> int:
+def _pod_mtu(state: ClusterState, node: str) -> int:
     """The pod's eth0 MTU: the tunnel's for flannel and calico; cilium keeps the device MTU
     (1500) and puts the tunnel MTU on its routes; host-based pods use the underlay's."""
+    config = state.config
     if config.plugin.name in ("flannel", "calico"):
-        return _tunnel_mtu(config, node)
-    return config.plugin.mtu or _underlay_mtu(config, node)
+        return _tunnel_mtu(state, node)
+    return config.plugin.mtu or _underlay_mtu(state, node)
 
 
 def _node_ip(state: ClusterState, node: str) -> str:
@@ -169,7 +181,7 @@ def _pod_cidr_of(state: ClusterState, node: str, ip: str) -> str:
         return ""
     addr = ipaddress.ip_address(ip)
     for cidr in n.pod_cidrs:
-        net = ipaddress.ip_network(cidr, strict=False)
+        net = network(cidr)
         if addr.version == net.version and addr in net:
             return cidr
     return n.pod_cidrs[0] if n.pod_cidrs else ""
@@ -196,7 +208,7 @@ class _Summary:
         return False
 
     def leave_pod(self, node: str, pod: str, ip: str, dst: str) -> bool:
-        mtu = _pod_mtu(self.state.config, node)
+        mtu = _pod_mtu(self.state, node)
         self.hops.append(Hop.make(node, "pod-egress", f"{pod} ({ip}) sends to {dst} out of eth0 "
                                   "(its default route points at the node)",
                                   "default route dev eth0", dev="eth0", mtu=mtu))
@@ -211,7 +223,7 @@ class _Summary:
         a_ip, b_ip = _node_ip(self.state, a), _node_ip(self.state, b)
         tunnel = tunnel_of(cfg)
         if not to_pod or not tunnel.encapsulates:
-            mtu = _underlay_mtu(cfg, a)
+            mtu = _underlay_mtu(self.state, a)
             cidr = _pod_cidr_of(self.state, b, dst) if to_pod else ""
             where = f"in {b}'s pod CIDR {cidr}" if cidr else f"on node {b}"
             self.hops.append(Hop.make(a, "route", f"{dst} is {where}: out of eth0 to {b} ({b_ip}) "
@@ -222,7 +234,7 @@ class _Summary:
             self.hops.append(Hop.make(a, "underlay", f"{a_ip} → {b_ip} on the nodes' network",
                                       "", dev="eth0", mtu=mtu))
             return True
-        mtu = _tunnel_mtu(cfg, a)
+        mtu = _tunnel_mtu(self.state, a)
         cidr = _pod_cidr_of(self.state, b, dst)
         self.hops.append(Hop.make(a, "route", f"{dst} is in {b}'s pod CIDR {cidr}: into "
                                   f"{tunnel.dev} ({plugin})", f"{cidr} dev {tunnel.dev}",
@@ -238,7 +250,7 @@ class _Summary:
         self.hops.append(Hop.make(a, "encap", f"encapsulated: outer {a_ip} → {b_ip} ({how})", "",
                                   dev=tunnel.dev, mtu=mtu, outer=outer, vni=tunnel.vni))
         self.hops.append(Hop.make(a, "underlay", f"{a_ip} → {b_ip} on the nodes' network", "",
-                                  dev="eth0", mtu=_underlay_mtu(cfg, a), outer=outer))
+                                  dev="eth0", mtu=_underlay_mtu(self.state, a), outer=outer))
         self.hops.append(Hop.make(b, "decap", f"{tunnel.dev} on {b} decapsulates the inner packet "
                                   f"to {dst}", "", dev=tunnel.dev, vni=tunnel.vni, outer=outer))
         return True
@@ -297,7 +309,7 @@ def summary_path(state: ClusterState, src: End, dst: End, size: int | None,
         elif not s.between(here, target, dst.ip, to_pod=dst.kind == "pod"):
             return s.result(None)
     if dst.kind == "pod":
-        mtu = _pod_mtu(state.config, target)
+        mtu = _pod_mtu(state, target)
         if s.too_big(target, mtu, "eth0", f"eth0 of {dst.name}"):
             return s.result(None)
         return s.result((target, f"{dst.name} receives the packet on eth0 ({dst.ip})", "eth0"))

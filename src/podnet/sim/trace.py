@@ -46,13 +46,16 @@ from podnet.policy.engine import DirectionVerdict, Verdict
 from podnet.policy.index import Endpoint
 from podnet.proxy import Backend, ProxyOutcome, ProxyStep, ServicePlan, outcome
 from podnet.sim.plugin_plan import network_plan
-from podnet.sim.summary_path import End, Path, Xlate, plugin_path, plugin_path_module, summary_path
+from podnet.sim.summary_path import End, Path, Xlate, plugin_path_module, summary_path
+from podnet.sim.summary_path import plugin_path as plugin_layer_path
 from podnet.sim.endpoints import (
     Source,
     TargetSpec,
     TraceError,
     canonical_ip,
+    ip_family,
     lookup_pod,
+    network,
     not_found,
     parse_source,
     parse_target,
@@ -174,7 +177,7 @@ class Trace:
 
 
 def _family(ip: str) -> int:
-    return ipaddress.ip_address(ip).version
+    return ip_family(ip)
 
 
 def _backend_dict(ip: str, port: int, pod: str | None, node: str | None) -> dict[str, Any]:
@@ -242,7 +245,7 @@ def _host_network_pod(state: ClusterState, node: str, port: int, protocol: str) 
 def _in_cidrs(ip: str, cidrs: Sequence[str]) -> bool:
     a = ipaddress.ip_address(ip)
     for c in cidrs:
-        net = ipaddress.ip_network(c, strict=False)
+        net = network(c)
         if net.version == a.version and a in net:
             return True
     return False
@@ -344,12 +347,13 @@ def _policy(
         else:
             check.api_sentence = f"{eg_api.sentence}; then {ing_api.sentence}"
     if enf.enforces:
-        ing_enf: Verdict = ing_api if enforced_index is api else verdict(
-            enforced_index, seen, dst, port, protocol)
+        # The plugin enforcing the API as written (calico) answers with the API's verdicts.
+        same = enforced_index is api
+        ing_enf: Verdict = ing_api if same else verdict(enforced_index, seen, dst, port, protocol)
         check.ingress = ing_enf.ingress
         check.ingress_sentence = ing_enf.sentence
         if src is not None:
-            eg_enf = verdict(enforced_index, src, egress_dst, egress_port, protocol)
+            eg_enf = eg_api if same else verdict(enforced_index, src, egress_dst, egress_port, protocol)
             check.egress = eg_enf.egress
             check.egress_sentence = eg_enf.sentence
     else:
@@ -407,6 +411,8 @@ class _Walk:
     target: dict[str, Any] = field(default_factory=dict)
     resolution: Resolution | None = None
     path_from_plugin: bool = False
+    #: Walk the plugin layer's NetworkPlan when it is available (else the summary path).
+    use_plugin_path: bool = True
     _enforced: PolicyIndex | None = None
     _netplan: Any = None
     _netplan_built: bool = False
@@ -422,7 +428,7 @@ class _Walk:
         """The plugin layer's NetworkPlan, when it and its path walk are available."""
         if not self._netplan_built:
             self._netplan_built = True
-            if plugin_path_module() is not None:
+            if self.use_plugin_path and plugin_path_module() is not None:
                 self._netplan = network_plan(self.state)
         return self._netplan
 
@@ -646,7 +652,7 @@ def _path(w: _Walk, dst: End, xl: Xlate | None) -> Path:
     mod = plugin_path_module()
     plan = w.netplan
     if mod is not None and plan is not None:
-        got = plugin_path(mod, plan, _source_end(w), dst.ip, w.size, xl)
+        got = plugin_layer_path(mod, plan, _source_end(w), dst.ip, w.size, xl)
         if got is not None:
             w.path_from_plugin = True
             return got
@@ -677,10 +683,14 @@ def trace(
     plan: ServicePlan | None = None,
     index: PolicyIndex | None = None,
     namespace: str | None = None,
+    plugin_path: bool = True,
 ) -> Trace:
     """Trace a new connection from ``from_`` to ``to`` (see the module doc and
     :mod:`podnet.sim.endpoints` for what they may be). ``plan``/``index`` may be given when
-    already built for ``state``; ``namespace`` lets FROM be a bare pod name. Raises
+    already built for ``state``; ``namespace`` lets FROM be a bare pod name. ``plugin_path``
+    False takes the summary path between nodes even when the plugin layer could walk its
+    NetworkPlan (whose per-node plans grow with the node count: ``podnet check`` on a large
+    cluster); the verdicts come from the same kube-proxy and policy decisions. Raises
     :class:`TraceError` for what cannot be traced."""
     proto = protocol.upper()
     if proto not in PROTOCOLS:
@@ -692,8 +702,8 @@ def trace(
         raise TraceError(f"error: --size {size}: a packet has at least 20 bytes (its IP header)")
     src = parse_source(state, from_, namespace)
     spec = parse_target(to)
-    w = _Walk(state, plan or ServicePlan.build(state), index or PolicyIndex.build(state), src,
-              spec, proto, connections, seed, size)
+    w = _Walk(state, plan or ServicePlan.build(state), index or PolicyIndex.of(state), src,
+              spec, proto, connections, seed, size, use_plugin_path=plugin_path)
     dst_ip, port, svc_ref = _resolve_target(w)
     if spec.kind == "name":
         res = hosts_entry(src, spec.ref, state.config.cluster_domain) if src.kind != "external" else None
