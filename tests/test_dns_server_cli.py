@@ -1,6 +1,7 @@
 """``podnet dns serve`` as a process: the listening line, HTTP endpoints, following a stored
-cluster, clean exit on SIGTERM/SIGINT. Loopback only; the Corefile's upstream is a resolv.conf
-the test writes (127.0.0.1), never the host's resolver.
+cluster, clean exit on SIGTERM/SIGINT. Loopback only; what the server forwards (kubeadm's
+Corefile has ``loop``, whose probe goes out through ``forward``) goes to a stub upstream the
+test runs, never the host's resolver.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import dns.rcode
 import pytest
 
 import podnet
-from test_dns_server_support import EXAMPLE, rdatas
+from podnet.dns.corefile import kubeadm_corefile
+from test_dns_server_support import EXAMPLE, StubUpstream, rdatas
 
 SRC = str(Path(podnet.__file__).resolve().parents[1])
 
@@ -113,6 +115,15 @@ def _serve(args: list[str], home: Path) -> Served:
     return Served(proc, int(m.group(1)), m.group(0), out, err)
 
 
+def kubeadm_with_upstream(tmp: Path, upstream: str) -> Path:
+    """kubeadm's Corefile (the cluster's ConfigMap) with ``forward`` pointed at ``upstream``."""
+    text = kubeadm_corefile()
+    assert "forward . /etc/resolv.conf" in text
+    path = tmp / "Corefile"
+    path.write_text(text.replace("forward . /etc/resolv.conf", f"forward . {upstream}"))
+    return path
+
+
 def _stop(s: Served, sig: int = signal.SIGTERM) -> int:
     s.proc.send_signal(sig)
     try:
@@ -137,9 +148,11 @@ def stored(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_serve_stored_cluster_follows_changes(stored: Path, tmp_path: Path) -> None:
-    s = _serve(["--cluster", "dnstest", "--listen", "127.0.0.1:0", "--prometheus-listen",
-                "127.0.0.1:0", "--health-listen", "127.0.0.1:0", "--ready-listen", "127.0.0.1:0"],
-               stored)
+    up = StubUpstream().__enter__()
+    corefile = kubeadm_with_upstream(tmp_path, up.addr)
+    s = _serve(["--cluster", "dnstest", "--corefile", str(corefile), "--listen", "127.0.0.1:0",
+                "--prometheus-listen", "127.0.0.1:0", "--health-listen", "127.0.0.1:0",
+                "--ready-listen", "127.0.0.1:0"], stored)
     try:
         assert s.ask("api.shop.svc.cluster.local.").rcode() == dns.rcode.NOERROR
         q = "late.shop.svc.cluster.local."
@@ -170,25 +183,30 @@ def test_serve_stored_cluster_follows_changes(stored: Path, tmp_path: Path) -> N
         assert "podnet_dns_zone_reloads_total 1" in metrics
     finally:
         code = _stop(s)
+        up.__exit__()
     assert code == 0
 
 
 def test_serve_manifests_prints_one_line_and_exits_on_sigint(tmp_path: Path) -> None:
-    resolv = tmp_path / "resolv.conf"
-    resolv.write_text("nameserver 127.0.0.1\n")
-    cfg = tmp_path / "cluster.yaml"
-    cfg.write_text("apiVersion: podnet.io/v1alpha1\nkind: Cluster\nname: x\n"
-                   f"kubelet:\n  resolvConf: {resolv}\n")
-    s = _serve(["-f", str(EXAMPLE), "--config", str(cfg), "--listen", "127.0.0.1:0",
-                "--prometheus-listen", "off", "--health-listen", "off", "--ready-listen", "off"],
-               tmp_path / "home")
-    try:
-        r = s.ask("web.frontend.svc.cluster.local.")
-        assert r.rcode() == dns.rcode.NOERROR
-        time.sleep(0.2)
-        assert s.http == {}
-    finally:
-        code = _stop(s, signal.SIGINT)
+    with StubUpstream() as up:
+        corefile = kubeadm_with_upstream(tmp_path, up.addr)
+        s = _serve(["-f", str(EXAMPLE), "--corefile", str(corefile), "--listen", "127.0.0.1:0",
+                    "--prometheus-listen", "off", "--health-listen", "off", "--ready-listen", "off"],
+                   tmp_path / "home")
+        try:
+            r = s.ask("web.frontend.svc.cluster.local.")
+            assert r.rcode() == dns.rcode.NOERROR
+            time.sleep(0.2)
+            assert s.http == {}
+            # kubeadm's Corefile has loop: its probe, HINFO <random>.<random>., went out once
+            deadline = time.monotonic() + 5
+            while not up.queries("HINFO"):
+                assert time.monotonic() < deadline, "no loop probe reached the upstream"
+                time.sleep(0.05)
+            probes = up.queries("HINFO")
+            assert len(probes) == 1 and re.fullmatch(r"\d+\.\d+\.", probes[0]), probes
+        finally:
+            code = _stop(s, signal.SIGINT)
     assert code == 0
     s.out.thread.join(5)
     assert [line for line in s.out.lines if line.startswith("listening on")] == [s.first_line]

@@ -9,6 +9,7 @@ behaviour, never from the DNS layer's own output.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -288,15 +289,30 @@ class StubUpstream:
     """A tiny authoritative server on 127.0.0.1 that the tests control: UDP and TCP.
 
     ``answers`` maps (lowercased name, type) → list of rdata text; a name it does not know gets
-    NXDOMAIN. ``silent`` drops every query (a black hole). Every query received is recorded.
+    NXDOMAIN. ``silent`` drops every query (a black hole). ``truncate`` names are answered over
+    UDP with TC set and no records (the full answer comes over TCP). With ``tcp_keep`` a TCP
+    connection serves query after query until the client closes it (else it is closed after one
+    answer). ``relay_to`` makes it a forwarder instead: every UDP query is sent on to that
+    address and the reply handed back (set it after start to point it at a server).
+    Every query received is recorded; so are TCP connections opened and closed by the client.
     """
 
     def __init__(self, answers: dict[tuple[str, str], list[str]] | None = None, *,
-                 silent: bool = False, ttl: int = 300) -> None:
+                 silent: bool = False, ttl: int = 300, tcp_keep: bool = False,
+                 truncate: frozenset[str] = frozenset(),
+                 relay_to: tuple[str, int] | None = None) -> None:
         self.answers = answers or {}
         self.silent = silent
         self.ttl = ttl
+        self.tcp_keep = tcp_keep
+        self.truncate = truncate
+        self.relay_to = relay_to
         self.seen: list[dns.message.Message] = []
+        self.udp_sources: list[tuple[str, int]] = []
+        self.tcp_connections = 0
+        self.tcp_hangups = 0
+        self.hangup_times: list[float] = []
+        self._lock = threading.Lock()
         # A free UDP port may be taken for TCP (another process's connection): try again.
         for attempt in range(50):
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -331,12 +347,20 @@ class StubUpstream:
         self.udp.close()
         self.tcp.close()
 
-    def reply(self, wire: bytes) -> bytes | None:
+    def queries(self, rdtype: str) -> list[str]:
+        """The names of the queries of type ``rdtype`` received so far."""
+        want = dns.rdatatype.from_text(rdtype)
+        with self._lock:
+            return [q.question[0].name.to_text() for q in self.seen
+                    if q.question and q.question[0].rdtype == want]
+
+    def reply(self, wire: bytes, udp: bool = False) -> bytes | None:
         try:
             q = dns.message.from_wire(wire)
         except Exception:
             return None
-        self.seen.append(q)
+        with self._lock:
+            self.seen.append(q)
         if self.silent:
             return None
         r = dns.message.make_response(q)
@@ -344,7 +368,9 @@ class StubUpstream:
         qq = q.question[0]
         key = (qq.name.to_text().lower(), dns.rdatatype.to_text(qq.rdtype))
         known = {n for n, _ in self.answers}
-        if key in self.answers:
+        if udp and key[0] in self.truncate:
+            r.flags |= dns.flags.TC
+        elif key in self.answers:
             r.answer.append(dns.rrset.from_text_list(qq.name, self.ttl, "IN", qq.rdtype,
                                                      self.answers[key]))
         elif qq.name.to_text().lower() in known or qq.rdtype == dns.rdatatype.NS:
@@ -353,13 +379,31 @@ class StubUpstream:
             r.set_rcode(dns.rcode.NXDOMAIN)
         return r.to_wire()
 
+    def _relay(self, data: bytes, addr: tuple[str, int], to: tuple[str, int]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(3)
+            try:
+                s.sendto(data, to)
+                out = s.recv(65535)
+                self.udp.sendto(out, addr)
+            except OSError:
+                return
+
     def _serve_udp(self) -> None:
         while not self._stop.is_set():
             try:
                 data, addr = self.udp.recvfrom(65535)
             except OSError:
                 return
-            out = self.reply(data)
+            with self._lock:
+                self.udp_sources.append(addr)
+            if self.relay_to is not None:
+                with contextlib.suppress(Exception), self._lock:
+                    self.seen.append(dns.message.from_wire(data))
+                threading.Thread(target=self._relay, args=(data, addr, self.relay_to),
+                                 daemon=True).start()
+                continue
+            out = self.reply(data, udp=True)
             if out is not None:
                 try:
                     self.udp.sendto(out, addr)
@@ -372,6 +416,11 @@ class StubUpstream:
                 conn, _ = self.tcp.accept()
             except OSError:
                 return
+            with self._lock:
+                self.tcp_connections += 1
+            if self.tcp_keep:
+                threading.Thread(target=self._serve_conn, args=(conn,), daemon=True).start()
+                continue
             with conn:
                 conn.settimeout(2)
                 try:
@@ -381,6 +430,22 @@ class StubUpstream:
                         conn.sendall(struct.pack("!H", len(out)) + out)
                 except (OSError, struct.error, EOFError):
                     continue
+
+    def _serve_conn(self, conn: socket.socket) -> None:
+        with conn:
+            while not self._stop.is_set():
+                try:
+                    n = struct.unpack("!H", _recv_exact(conn, 2))[0]
+                    out = self.reply(_recv_exact(conn, n))
+                    if out is not None:
+                        conn.sendall(struct.pack("!H", len(out)) + out)
+                except EOFError:  # the client closed the connection
+                    with self._lock:
+                        self.tcp_hangups += 1
+                        self.hangup_times.append(time.monotonic())
+                    return
+                except (OSError, struct.error):
+                    return
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes:

@@ -19,8 +19,10 @@ Commands and formats (part of the interface, documented in the README):
     CoreDNS runs with ``dnsPolicy: Default``. ``--workers N`` runs N processes on the same
     address with SO_REUSEPORT (the kernel spreads clients over them, as CoreDNS's
     ``multisocket`` spreads them over sockets); the first one serves the HTTP endpoints with
-    every worker's counters. Not implemented: the ``loop`` plugin's self-probe (parsed, no
-    effect), connection reuse to upstreams (``expire``).
+    every worker's counters. With the ``loop`` plugin, once answering it sends CoreDNS's probe
+    (``HINFO <random>.<random>.<zone>``) to itself; seen more than twice, it prints CoreDNS's
+    ``[FATAL] plugin/loop: Loop (…) detected for zone …`` line and exits 1. Upstream connections
+    (UDP and TCP) are reused and closed after ``expire`` idle, as CoreDNS's ``forward`` does.
 
 ``podnet dns query NAME [TYPE] [--from NS/POD] [--server ADDR:PORT] [-o json]``
     Without ``--from`` NAME is absolute (a trailing dot is optional) and asked once. With
@@ -65,6 +67,7 @@ pods' names (``frontend/web``) picks the first of them in name order.
 
 from __future__ import annotations
 
+import secrets
 import socket
 import struct
 import sys
@@ -441,6 +444,10 @@ def serve_cmd(ctx: click.Context, corefile: str | None, listen: str | None, serv
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
+    # the loop plugin's probe names, drawn once: every worker counts the same probe
+    loop_seeds = [{b.zones[0]: (secrets.randbelow(1 << 62), secrets.randbelow(1 << 62))
+                   for b in snap.config.blocks if b.loop and b.zones} for snap in snaps]
+
     def make(index: int) -> Runner:
         metrics = Metrics()
         forwarder = Forwarder(metrics, deadline=forward_deadline)
@@ -449,7 +456,8 @@ def serve_cmd(ctx: click.Context, corefile: str | None, listen: str | None, serv
                    for (_, host, port), snap in zip(setup.plan, snaps)]
         return Runner(servers, specs if index == 0 else (), reload=reload,
                       watch=setup.watch_paths, poll=poll,
-                      lameduck=lameduck if index == 0 else 0.0, metrics=metrics)
+                      lameduck=lameduck if index == 0 else 0.0, metrics=metrics,
+                      loop_seeds=loop_seeds, send_probes=index == 0)
 
     try:
         if workers > 1:

@@ -172,6 +172,12 @@ class _Ctx:
     lookups: Mapping[tuple[str, int], dns.message.Message | None]
     seed: int = 0
     notes: list[str] = field(default_factory=list)
+    #: the question's name as sent (rendered once: dnspython's to_text is not cheap)
+    qname: str = ""
+
+    def __post_init__(self) -> None:
+        if self.query.question and not self.qname:
+            self.qname = self.query.question[0].name.to_text()
 
 
 # ------------------------------------------------------------------------------ entry points
@@ -205,7 +211,7 @@ def answer(
         d = R.reply_to(query, RC.BADVERS)
         d.edns = (0, 0, 0, [])
         return Reply(d.to_message(), "server")
-    block = config.block_for(q.name.to_text())
+    block = config.block_for(ctx.qname)
     if block is None:
         return _plain(query, RC.REFUSED, "server")
     try:
@@ -309,7 +315,7 @@ def _plain(query: dns.message.Message, rcode: int, plugin: str) -> Reply:
 def _finish(ctx: _Ctx, block: ServerBlock, d: Draft) -> Draft:
     """Pass a written reply out through the writers: cache TTLs, loadbalance, scrub (OPT)."""
     q = ctx.query.question[0]
-    name = q.name.to_text().lower()
+    name = ctx.qname.lower()
     if block.cache is not None and longest_zone(block.cache.zones, name):
         _cache_ttls(d, block.cache)
     if block.loadbalance is not None and d.rcode == RC.NOERROR and q.rdtype not in (T.AXFR, T.IXFR):
@@ -396,7 +402,7 @@ def _round_robin(rrs: list[RR], rng: random.Random) -> list[RR]:
 def _chain(ctx: _Ctx, block: ServerBlock) -> _Result:
     q = ctx.query.question[0]
     qtype = int(q.rdtype)
-    name = q.name.to_text().lower()
+    name = ctx.qname.lower()
     if qtype in (T.AXFR, T.IXFR) and block.transfer:
         res = _transfer(ctx, block, name)
         if not isinstance(res, _Next):
@@ -462,7 +468,7 @@ def _hosts(ctx: _Ctx, block: ServerBlock, hosts: Hosts) -> _Result:
     assert cfg is not None
     q = ctx.query.question[0]
     qtype = int(q.rdtype)
-    name = q.name.to_text().lower()
+    name = ctx.qname.lower()
     zone = longest_zone(cfg.origins, name)
     fall = cfg.fallthrough or ()
     if not zone and qtype != T.PTR:
@@ -869,7 +875,7 @@ class _Kubernetes:
     def serve(self) -> _Result:
         query = self.ctx.query
         q = query.question[0]
-        qname = q.name.to_text()
+        qname = self.ctx.qname
         name = qname.lower()
         zone_l = longest_zone(self.cfg.zones, name)
         if not zone_l:

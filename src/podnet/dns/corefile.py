@@ -389,7 +389,11 @@ class ForwardConfig:
     max_fails: int = 2
     health_check: float = 0.5
     health_check_domain: str = "."
+    #: idle upstream connections are closed after ``expire`` seconds; every connection after
+    #: ``max_age`` (0: never); at most ``max_idle_conns`` idle ones kept per protocol (0: no limit)
     expire: float = 10.0
+    max_age: float = 0.0
+    max_idle_conns: int = 0
     max_concurrent: int = 0
     force_tcp: bool = False
     prefer_udp: bool = False
@@ -617,7 +621,7 @@ def _forward(st: _Stanza) -> ForwardConfig:
                 n = st.int_arg(sub, a[0])
                 if n < 0:
                     raise st.plain(f"{sub.name} can't be negative: {n}")
-                if sub.name in ("max_fails", "max_concurrent"):
+                if sub.name in ("max_fails", "max_concurrent", "max_idle_conns"):
                     kw[sub.name] = n
             case "health_check":
                 if not a:
@@ -638,8 +642,8 @@ def _forward(st: _Stanza) -> ForwardConfig:
                 dur = st.duration(a[0])
                 if dur < 0:
                     raise st.plain(f"{sub.name} can't be negative: {a[0]}")
-                if sub.name == "expire":
-                    kw["expire"] = dur
+                if sub.name in ("expire", "max_age"):
+                    kw[sub.name] = dur
                 if sub.name == "read_timeout":
                     kw["timeout"] = dur
             case "force_tcp" | "prefer_udp" | "next_on_nodata" | "failfast_all_unhealthy_upstreams":

@@ -6,8 +6,11 @@ Each ``kube-system`` pod labelled ``k8s-app=kube-dns`` runs :class:`podnet.serve
 on its port 53 (UDP and TCP) with the cluster's Corefile (its ``kube-system/coredns`` ConfigMap,
 else kubeadm's) and the zone of the cluster. Pods reach it through the kube-dns ClusterIP
 (10.96.0.10) by kube-proxy's rules, as in a real cluster. The listening sockets are opened
-inside the pod's namespace; so are the sockets CoreDNS forwards with: its ``/etc/resolv.conf``
-is its node's (``dnsPolicy: Default``), ``nameserver <underlay gateway>`` — the outside.
+inside the pod's namespace; so are the sockets CoreDNS forwards with (its pooled upstream
+connections and health checks): its ``/etc/resolv.conf`` is its node's (``dnsPolicy:
+Default``), ``nameserver <underlay gateway>`` — the outside. Once it answers, the ``loop``
+plugin's probe goes from the pod to itself (and out through ``forward``, to the outside's
+server, which answers it): a forwarding loop stops that pod's server, as CoreDNS exits.
 
 The internet
 ------------
@@ -30,8 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import errno
 import ipaddress
 import socket
 import struct
@@ -214,8 +215,9 @@ def snapshot(state: ClusterState, pod_ip: str, resolv_conf: str) -> Any:
 
 
 def netns_dns_server(ns: str, snap: Any, port: int, log: Any) -> Any:
-    """A :class:`podnet.servers.dns.DnsServer` whose sockets — listening and forwarding — are
-    opened inside ``ns``."""
+    """A :class:`podnet.servers.dns.DnsServer` whose sockets — listening, forwarding (pooled
+    upstream connections and health checks) and the ``loop`` plugin's probe — are opened inside
+    ``ns``."""
     from podnet.servers import dns as dns_server
     from podnet.servers import dns_forward
 
@@ -224,12 +226,11 @@ def netns_dns_server(ns: str, snap: Any, port: int, log: Any) -> Any:
     class NetnsForwarder(dns_forward.Forwarder):  # type: ignore[misc]
         """Forwards with sockets made in the pod's namespace, never the host's."""
 
-        async def _forward(self, decision: Any, ups: list[Any], protocol: str) -> Any:
-            token = _FORWARD_NS.set(ns)  # this task's forwards only
-            try:
-                return await super()._forward(decision, ups, protocol)
-            finally:
-                _FORWARD_NS.reset(token)
+        def udp_socket(self, family: int) -> socket.socket:
+            return netns.socket_in(ns, family, socket.SOCK_DGRAM)
+
+        def tcp_socket(self, family: int) -> socket.socket:
+            return netns.socket_in(ns, family, socket.SOCK_STREAM)
 
     class NetnsDnsServer(dns_server.DnsServer):  # type: ignore[misc]
         def _udp_socket(self, family: int, port: int) -> socket.socket:
@@ -240,90 +241,25 @@ def netns_dns_server(ns: str, snap: Any, port: int, log: Any) -> Any:
             with netns.enter(ns):
                 return super()._tcp_socket(family, port)  # type: ignore[no-any-return]
 
+        def probe_socket(self, family: int) -> socket.socket:
+            return netns.socket_in(ns, family, socket.SOCK_DGRAM)
+
+        async def start(self) -> tuple[str, int]:
+            """Answer, then probe for a forwarding loop as CoreDNS does once it is up (a loop
+            found stops this pod's server, as CoreDNS exits)."""
+            bound: tuple[str, int] = await super().start()
+            self.start_loop_probes()
+            return bound
+
     metrics = dns_server.Metrics() if hasattr(dns_server, "Metrics") else None
     fwd = NetnsForwarder(metrics) if metrics is not None else None
     return NetnsDnsServer(snap, host="0.0.0.0", port=port, metrics=metrics, forwarder=fwd, log=log)
 
 
-#: The namespace the current task forwards from (set by the CoreDNS pods' forwarders).
-_FORWARD_NS: contextvars.ContextVar[str | None] = contextvars.ContextVar("podnet_forward_ns",
-                                                                         default=None)
-_installed = False
-
-
 def install_forwarding() -> None:
-    """Route the DNS forwarder's upstream exchanges through sockets made in the namespace of
-    the CoreDNS pod that forwards (:data:`_FORWARD_NS`); with none set, refuse: the daemon never
-    sends a query from the host's namespace."""
-    global _installed
-    if _installed:
-        return
+    """Forbid the plain forwarder to open sockets in this process's (the host's) namespace:
+    the CoreDNS pods forward through :func:`netns_dns_server`'s forwarder, whose sockets are
+    made in the pod's namespace, and nothing else in the daemon may send a query."""
     from podnet.servers import dns_forward
 
-    async def exchange_udp(host: str, port: int, wire: bytes, timeout: float) -> bytes:
-        ns = _FORWARD_NS.get()
-        if ns is None:
-            raise OSError(errno.EPERM, "podnet: no forwarding from the host namespace")
-        return await _udp_in(ns)(host, port, wire, timeout)  # type: ignore[no-any-return]
-
-    async def exchange_tcp(host: str, port: int, wire: bytes, timeout: float) -> bytes:
-        ns = _FORWARD_NS.get()
-        if ns is None:
-            raise OSError(errno.EPERM, "podnet: no forwarding from the host namespace")
-        return await _tcp_in(ns)(host, port, wire, timeout)  # type: ignore[no-any-return]
-
-    dns_forward.exchange_udp = exchange_udp
-    dns_forward.exchange_tcp = exchange_tcp
-    _installed = True
-
-
-def _udp_in(ns: str) -> Any:
-    async def exchange_udp(host: str, port: int, wire: bytes, timeout: float) -> bytes:
-        loop = asyncio.get_running_loop()
-        s = netns.socket_in(ns, socket.AF_INET6 if ":" in host else socket.AF_INET,
-                            socket.SOCK_DGRAM)
-        s.setblocking(False)
-        try:
-            await loop.sock_connect(s, (host, port))
-            await loop.sock_sendall(s, wire)
-            deadline = loop.time() + timeout
-            while True:
-                left = deadline - loop.time()
-                if left <= 0:
-                    raise TimeoutError("upstream timeout")
-                data = await asyncio.wait_for(loop.sock_recv(s, 65535), left)
-                if len(data) >= 12 and data[:2] == wire[:2]:
-                    return data
-        finally:
-            s.close()
-
-    return exchange_udp
-
-
-def _tcp_in(ns: str) -> Any:
-    async def exchange_tcp(host: str, port: int, wire: bytes, timeout: float) -> bytes:
-        async def go() -> bytes:
-            s = netns.socket_in(ns, socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                socket.SOCK_STREAM)
-            s.setblocking(False)
-            try:
-                await asyncio.get_running_loop().sock_connect(s, (host, port))
-            except BaseException:
-                s.close()
-                raise
-            reader, writer = await asyncio.open_connection(sock=s)
-            try:
-                writer.write(struct.pack("!H", len(wire)) + wire)
-                await writer.drain()
-                while True:
-                    (n,) = struct.unpack("!H", await reader.readexactly(2))
-                    data = await reader.readexactly(n)
-                    if data[:2] == wire[:2]:
-                        return data
-            finally:
-                writer.close()
-
-        return await asyncio.wait_for(go(), timeout)
-
-    return exchange_tcp
-
+    dns_forward.host_sockets_allowed = False

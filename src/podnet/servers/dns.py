@@ -9,6 +9,13 @@ own about names:
    kept), the flags, the EDNS0 OPT with its size, DO bit and options — are the key of a dict per
    transport. A hit is the stored reply with the client's ID put in front: no parsing, no
    rendering. That is the hot path; everything below happens once per distinct query.
+   Over UDP (on Linux) the socket is read and written in batches with ``recvmmsg``/``sendmmsg``
+   (:mod:`podnet.servers.dns_udp`), driven by the event loop's readiness callback: every
+   datagram waiting is read at once, the hits whose reply goes out as stored (one ordering, no
+   TTL to patch, nothing to log: :attr:`_Entry.fast`) are written together, each reply being
+   the client's ID straight from the receive buffer followed by the cached bytes, and the rest
+   takes the path below one by one. Under load that turns two system calls and an event-loop
+   round per query into two per batch; with one query waiting, it is a ``recvfrom``/``sendto``.
 2. **Decode** (:func:`podnet.dns.query.decode`): a packet too short for a header or that is a
    response is dropped; a bad opcode, bad counts, or a body that does not unpack (bad labels,
    compression loops, truncated records) gets FORMERR/NOTIMP. Nothing a client sends raises past
@@ -47,6 +54,11 @@ At most ``tcp_max_conns`` connections and ``tcp_inflight`` unanswered queries pe
 Metrics (:mod:`podnet.servers.dns_metrics`) and the ``log`` plugin's lines are produced on both
 paths; the ``errors`` plugin's lines when an upstream could not be reached.
 
+The ``loop`` plugin (:mod:`podnet.dns.loop`): once the server answers, :meth:`DnsServer.start_loop_probes`
+sends CoreDNS's probe to the server's own address; every query that reaches ``forward`` is
+checked against the probe's name, and the third sighting halts the server (``[FATAL]
+plugin/loop: Loop (…) detected …``; ``podnet dns serve`` exits 1).
+
 The zone follows the cluster: :func:`run` polls the files the snapshot came from (a stored
 cluster's state file, the Corefile when it has ``reload``, the hosts files) and rebuilds the
 snapshot in a thread when one changes; :meth:`DnsServer.update` swaps it in and empties the caches.
@@ -60,13 +72,15 @@ import gc
 import math
 import os
 import pickle
+import secrets
 import signal
 import socket
 import struct
 import sys
 import time
 import zlib
-from collections.abc import Callable, Coroutine, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TextIO, cast
@@ -77,15 +91,19 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from podnet.dns import loop as loop_plugin
 from podnet.dns.answer import Answer, Drop, Forward, Lookup, Reply, Transfer, answer
 from podnet.dns.config import ServerConfig
 from podnet.dns.corefile import ServerBlock
+from podnet.dns.loop import LoopProbe
 from podnet.dns.names import longest_zone
 from podnet.dns.query import decode
 from podnet.dns.zone import ZoneIndex
+from podnet.servers import dns_udp
 from podnet.servers.dns_forward import DEFAULT_DEADLINE, Forwarder
 from podnet.servers.dns_http import HttpEndpoint
 from podnet.servers.dns_metrics import (
+    TIME_BUCKETS,
     Cell,
     CellKey,
     Metrics,
@@ -140,13 +158,18 @@ class Tuning:
     rcvbuf: int = 8 << 20
     sndbuf: int = 8 << 20
     reuse_port: bool = False
+    #: UDP through recvmmsg/sendmmsg batches (:mod:`podnet.servers.dns_udp`) where available
+    batch: bool = True
+    batch_slots: int = 64
+    #: batches read per readiness callback before the event loop gets a turn
+    batch_rounds: int = 16
 
 
 class _Entry:
     """One cached reply: the bytes after the ID (several orderings with loadbalance)."""
 
     __slots__ = ("tails", "offsets", "i", "cell", "static", "simple", "more", "stored", "ttl",
-                 "expires", "log_mid", "generation", "tries")
+                 "expires", "log_mid", "generation", "tries", "fast")
 
     def __init__(self, tail: bytes, offsets: tuple[int, ...], cell: Cell, *, static: bool,
                  more: bool, ttl: int, log_mid: str | None, generation: int) -> None:
@@ -163,6 +186,17 @@ class _Entry:
         self.expires = math.inf if static else self.stored + ttl
         self.log_mid = log_mid
         self.generation = generation
+        #: (reply after the ID, where its bytes are, its length) when a hit is served as is:
+        #: one ordering, no TTL to patch, nothing to log — the batched UDP path's whole work
+        self.fast: tuple[bytes, int, int] | None = None
+        self._set_fast()
+
+    def _set_fast(self) -> None:
+        if self.simple and self.log_mid is None and dns_udp.available():
+            tail = self.tails[0]
+            self.fast = (tail, dns_udp.address_of(tail), len(tail))
+        else:
+            self.fast = None
 
     @property
     def tail(self) -> bytes:
@@ -177,6 +211,7 @@ class _Entry:
             self.offsets.append(offsets)
         self.more = len(self.tails) < limit and self.tries < 2 * limit
         self.simple = self.static and not self.more and len(self.tails) == 1
+        self._set_fast()
 
     def wire(self, ident: bytes) -> bytes | None:
         """The reply for a query with ID ``ident``, or None when stale / still collecting."""
@@ -330,6 +365,16 @@ class DnsServer:
         self._counter = 0
         self._udp: _Udp | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
+        self._udp_sock: socket.socket | None = None
+        self._batch: dns_udp.Batch | None = None
+        #: coredns_dns_requests_total's family index of this server's UDP clients
+        self._family_index = 0
+        #: the loop plugin: probe name → its detector; the fatal line once a loop was seen
+        self._loops: dict[str, LoopProbe] = {}
+        self.halted: str | None = None
+        #: called with the fatal line when the server must halt (default: it stops answering)
+        self.on_halt: Callable[[str], None] | None = None
+        self._halting: asyncio.Task[None] | None = None
         self._tcp: asyncio.Server | None = None
         self._tcp_writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -413,14 +458,26 @@ class DnsServer:
         self.port = port
         self.label = f"dns://{self.host}:{port}"
         self._register_plugins()
-        transport, proto = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
-        self._udp, self._udp_transport = proto, transport
+        self._family_index = 1 if family == socket.AF_INET6 else 0
+        if self.tuning.batch and dns_udp.available():
+            self._batch = dns_udp.Batch(udp, self.tuning.batch_slots)
+            self._udp_sock = udp
+            loop.add_reader(udp.fileno(), self._on_udp)
+        else:
+            transport, proto = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
+            self._udp, self._udp_transport = proto, transport
         self._tcp = await asyncio.start_server(self._tcp_conn, sock=tcp, limit=MAX_MSG + 2)
         return self.host, port
 
     async def stop(self) -> None:
         if self._udp_transport is not None:
             self._udp_transport.close()
+        if self._udp_sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._udp_sock.fileno())
+            self._udp_sock.close()
+            self._udp_sock = None
+            self._batch = None
         if self._tcp is not None:
             self._tcp.close()
         for w in list(self._tcp_writers):
@@ -443,14 +500,86 @@ class DnsServer:
 
     # ------------------------------------------------------------------------ UDP
 
+    def _on_udp(self) -> None:
+        """The UDP socket is readable: serve batches until it is drained (or, under a flood,
+        for ``batch_rounds`` batches, so that TCP and the rest get their turn)."""
+        b = self._batch
+        if b is None:
+            return
+        slots = b.slots
+        for _ in range(self.tuning.batch_rounds):
+            n = b.receive()
+            if n == 0:
+                return
+            self._serve_batch(b, n)
+            if n < slots or self._batch is None:
+                return
+
+    def _serve_batch(self, b: dns_udp.Batch, n: int) -> None:
+        """Answer the ``n`` datagrams of a batch: wire-cache hits served as is go out together
+        in one ``sendmmsg`` (the client's ID taken from the receive buffer, the cached bytes
+        after it, nothing copied); everything else takes :meth:`udp_slow`, one by one."""
+        t0 = time.perf_counter()
+        get = self.udp_cache.get
+        data = b.data
+        rwords = b.rwords
+        iov = b.iov
+        keep = b.keep
+        stride, len_at = dns_udp.MSG_WORDS, dns_udp.LEN_WORD
+        slot = dns_udp.SLOT
+        cells: list[Cell] = []
+        slow: list[tuple[int, _Entry | None]] | None = None
+        j = 0
+        for i in range(n):
+            off = i * slot
+            e = get(data[off + 2:off + rwords[i * stride + len_at]].tobytes())
+            f = e.fast if e is not None else None
+            if f is None:
+                if slow is None:
+                    slow = []
+                slow.append((i, e))
+                continue
+            if j != i:
+                b.point(j, i)
+            keep[j] = f[0]
+            iov[4 * j + 2] = f[1]
+            iov[4 * j + 3] = f[2]
+            cells.append(e.cell)  # type: ignore[union-attr]
+            j += 1
+        if j:
+            b.send(j)
+            if j != n:  # a later batch expects slot k to answer datagram k
+                for k in range(j):
+                    b.point(k, k)
+            dur = time.perf_counter() - t0
+            bucket = 0 if dur <= TIME_BUCKETS[0] else bisect_left(TIME_BUCKETS, dur)
+            idx = self._family_index
+            last = cells[0]
+            run = 0
+            for c in cells:
+                if c is not last:
+                    last.observe_many(idx, run, bucket, dur)
+                    last, run = c, 0
+                run += 1
+            last.observe_many(idx, run, bucket, dur)
+        if slow is not None:
+            for i, e in slow:
+                self.udp_slow(b.packet(i), b.address(i), t0, e)
+
+    def _send_udp(self, wire: bytes, addr: Any) -> None:
+        if self._udp_sock is not None:
+            with contextlib.suppress(OSError):
+                self._udp_sock.sendto(wire, addr)
+        elif self._udp_transport is not None and not self._udp_transport.is_closing():
+            self._udp_transport.sendto(wire, addr)
+
     def udp_slow(self, data: bytes, addr: Any, t0: float, e: _Entry | None) -> None:
-        t = self._udp_transport
-        if t is None:
+        if self._udp_transport is None and self._udp_sock is None:
             return
         if e is not None:
             wire = e.wire(data[:2])
             if wire is not None:
-                t.sendto(wire, addr)
+                self._send_udp(wire, addr)
                 e.cell.observe(len(addr) == 4, time.perf_counter() - t0)
                 if e.log_mid is not None:
                     self.log_hit(e, data, addr, t0)
@@ -459,14 +588,14 @@ class DnsServer:
         if out is None:
             return
         if isinstance(out, bytes):
-            t.sendto(out, addr)
+            self._send_udp(out, addr)
             return
         self._spawn(self._udp_later(out, addr))
 
     async def _udp_later(self, pending: Coroutine[Any, Any, list[bytes]], addr: Any) -> None:
         wires = await pending
-        if wires and self._udp_transport is not None and not self._udp_transport.is_closing():
-            self._udp_transport.sendto(wires[0], addr)
+        if wires:
+            self._send_udp(wires[0], addr)
 
     # ------------------------------------------------------------------------ TCP
 
@@ -570,6 +699,8 @@ class DnsServer:
             return self._finish(decision, query, data, protocol, addr, t0, gen, snap, False)
         if isinstance(decision, Drop):
             return None
+        if self._loops and isinstance(decision, Forward):
+            self._loop_seen(query, addr)
         return self._later(decision, query, data, protocol, addr, t0, gen, snap)
 
     def _answer(self, query: dns.message.Message, snap: Snapshot, protocol: str,
@@ -687,6 +818,103 @@ class DnsServer:
                             ttl=keep or 0, log_mid=log_mid, generation=gen)
         return wire
 
+    # ------------------------------------------------------------------------ loop plugin
+
+    def loop_zones(self) -> list[str]:
+        """The zones this server sends a loop probe for: the first zone of every server block
+        with the ``loop`` plugin."""
+        return [b.zones[0] for b in self.snap.config.blocks if b.loop and b.zones]
+
+    def start_loop_probes(self, seeds: Mapping[str, tuple[int, int]] | None = None,
+                          send: bool = True) -> None:
+        """The ``loop`` plugin's start-up (:mod:`podnet.dns.loop`): a detector per block with
+        the plugin, named from ``seeds`` (zone → two random numbers; fresh ones by default —
+        workers sharing a port are given the same), and, with ``send``, the probe itself."""
+        for zone in self.loop_zones():
+            a, b = (seeds or {}).get(zone) or (secrets.randbelow(1 << 62), secrets.randbelow(1 << 62))
+            probe = LoopProbe.new(zone, a, b)
+            self._loops[probe.qname] = probe
+            if send:
+                self._spawn(self._probe_loop(probe.qname))
+
+    @property
+    def loops(self) -> tuple[LoopProbe, ...]:
+        """The loop plugin's detectors, as they stand."""
+        return tuple(self._loops.values())
+
+    def probe_socket(self, family: int) -> socket.socket:
+        """The socket the loop probe is sent from (override to open it elsewhere)."""
+        return socket.socket(family, socket.SOCK_DGRAM)
+
+    def _probe_target(self) -> tuple[str, int]:
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return host, self.port
+
+    async def _probe_exchange(self, wire: bytes, timeout: float) -> bytes:
+        """``dns.Exchange``: the query over UDP to this server's own address, its reply."""
+        loop = asyncio.get_running_loop()
+        host, port = self._probe_target()
+        sock = self.probe_socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            sock.setblocking(False)
+            sock.connect((host, port))
+            await loop.sock_sendall(sock, wire)
+
+            async def reply() -> bytes:
+                while True:
+                    data = await loop.sock_recv(sock, 65535)
+                    if len(data) >= 12 and data[:2] == wire[:2]:
+                        return data
+
+            return await asyncio.wait_for(reply(), timeout)
+        finally:
+            sock.close()
+
+    async def _probe_loop(self, qname: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + loop_plugin.DEADLINE
+        try:
+            while loop.time() < deadline and self.halted is None:
+                q = dns.message.make_query(qname, dns.rdatatype.HINFO)
+                try:
+                    await self._probe_exchange(q.to_wire(), 2.0)
+                except (OSError, TimeoutError):
+                    p = self._loops.get(qname)
+                    if p is not None:
+                        self._loops[qname] = p.reset()
+                    await asyncio.sleep(loop_plugin.RETRY)
+                    continue
+                break
+        finally:
+            p = self._loops.get(qname)
+            if p is not None:
+                self._loops[qname] = p.disabled()
+
+    def _loop_seen(self, query: dns.message.Message, addr: Any) -> None:
+        """A query reached ``forward`` (so it passed ``loop``): count it if it is a probe."""
+        if not query.question or query.question[0].rdtype != dns.rdatatype.HINFO:
+            return
+        name = query.question[0].name.to_text().lower()
+        p = self._loops.get(name)
+        if p is None:
+            return
+        p = self._loops[name] = p.observe(name, query.question[0].rdtype)
+        if p.looping and self.halted is None:
+            remote = f"{_addr_text(str(addr[0]))}:{addr[1]}" if addr else ""
+            self.halt("[FATAL] plugin/loop: " + p.message(remote, f"{_addr_text(self.host)}:{self.port}"))
+
+    def halt(self, line: str) -> None:
+        """A fatal error (CoreDNS's ``log.Fatal``): log it and stop — through
+        :attr:`on_halt` (the process exits 1), or by closing this server's sockets."""
+        self.halted = line
+        self.log(line)
+        for k, p in list(self._loops.items()):
+            self._loops[k] = p.disabled()
+        if self.on_halt is not None:
+            self.on_halt(line)
+        else:  # not one of self._tasks: stop() cancels those
+            self._halting = asyncio.get_running_loop().create_task(self.stop())
+
     # ------------------------------------------------------------------------ log plugin
 
     @staticmethod
@@ -756,7 +984,13 @@ class Runner:
     parent_pid: int | None = None
     #: the first worker: the other workers' report sockets
     children: Sequence[socket.socket] = ()
+    #: the loop plugin: per server, zone → the probe's two random numbers (shared by workers,
+    #: so that each counts the probe whichever worker the kernel hands it to); whether this
+    #: process sends the probes (the first worker only)
+    loop_seeds: Sequence[Mapping[str, tuple[int, int]]] = ()
+    send_probes: bool = True
     _stop: asyncio.Event | None = None
+    _code: int = 0
     _stopping: bool = False
     _endpoints: list[HttpEndpoint] = field(default_factory=list)
     _child_metrics: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -764,6 +998,15 @@ class Runner:
     def stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
+
+    def halt(self, line: str = "") -> None:
+        """A server hit a fatal error (a forwarding loop): stop, exit status 1; a worker tells
+        the first one, which stops every worker."""
+        self._code = 1
+        if self.report is not None and self.parent_pid is not None:
+            with contextlib.suppress(OSError):
+                self.report.send(FATAL_MESSAGE)
+        self.stop()
 
     def _health(self) -> tuple[int, str, bytes]:
         if self._stopping:
@@ -812,6 +1055,9 @@ class Runner:
                 return
             if not data:
                 asyncio.get_running_loop().remove_reader(sock.fileno())
+                return
+            if data == FATAL_MESSAGE:
+                self.halt()
                 return
             with contextlib.suppress(Exception):
                 self._child_metrics[index] = pickle.loads(zlib.decompress(data))
@@ -875,8 +1121,12 @@ class Runner:
                 if self.announce:
                     print(f"{spec.kind} on {_addr_text(host)}:{port}", file=self.err, flush=True)
             for s in self.servers:
+                s.on_halt = self.halt
                 await s.start()
                 started.append(s)
+            for i, s in enumerate(self.servers):
+                s.start_loop_probes(self.loop_seeds[i] if i < len(self.loop_seeds) else None,
+                                    send=self.send_probes)
             if self.report is not None and self.parent_pid is not None:
                 # A worker tells the first one it answers, so that `listening on` is printed only
                 # once every worker sharing the port does.
@@ -895,7 +1145,7 @@ class Runner:
             if reporter is not None:
                 reporter.cancel()
             self._stopping = True
-            if self.lameduck > 0:
+            if self.lameduck > 0 and not self._code:  # log.Fatal exits at once
                 print(f"[INFO] Going into lameduck mode for {self.lameduck:g}s", file=self.err,
                       flush=True)
                 with contextlib.suppress(TimeoutError):
@@ -903,7 +1153,7 @@ class Runner:
             follow.cancel()
             with contextlib.suppress(BaseException):
                 await follow
-            return 0
+            return self._code
         finally:
             for sock in self.children:
                 with contextlib.suppress(Exception):
@@ -944,6 +1194,8 @@ def reserve_port(host: str) -> int:
 
 #: What a worker sends the first one once its sockets answer, and how long that may take.
 READY_MESSAGE = b"podnet-dns-worker-ready"
+#: What a worker sends the first one when it must halt (a forwarding loop): every worker stops.
+FATAL_MESSAGE = b"podnet-dns-worker-fatal"
 WORKER_START_TIMEOUT = 60.0
 
 

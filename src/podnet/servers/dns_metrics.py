@@ -12,6 +12,8 @@ labels, so dashboards and alerts written for CoreDNS read podnet unchanged:
 * ``coredns_forward_requests_total{to}``, ``coredns_forward_responses_total{to,rcode}``,
   ``coredns_proxy_request_duration_seconds{proxy_name,to,rcode}``,
   ``coredns_proxy_healthcheck_failures_total{proxy_name,to}``,
+  ``coredns_proxy_conn_cache_hits_total`` / ``_misses_total{proxy_name,to,proto}`` (upstream
+  connections reused or opened),
   ``coredns_forward_healthcheck_broken_total``, ``coredns_forward_max_concurrent_rejects_total``
 * ``coredns_panics_total``, ``coredns_build_info``, ``coredns_plugin_enabled``
 
@@ -93,6 +95,13 @@ class Cell:
         else:
             self.dur[bisect_left(TIME_BUCKETS, seconds)] += 1
 
+    def observe_many(self, index: int, count: int, bucket: int, seconds: float) -> None:
+        """``count`` queries of one batch that each took ``seconds`` (in histogram ``bucket``):
+        the batched UDP path counts a run of hits on one cell at once."""
+        self.n[index] += count
+        self.dur_sum += seconds * count
+        self.dur[bucket] += count
+
 
 class Histogram:
     __slots__ = ("buckets", "counts", "total", "count")
@@ -134,6 +143,9 @@ class Metrics:
         self.fwd_responses: dict[tuple[str, str], int] = defaultdict(int)
         self.fwd_durations: dict[tuple[str, str], Histogram] = {}
         self.hc_failures: dict[str, int] = defaultdict(int)
+        #: (upstream, proto) → connections taken from the pool / opened
+        self.conn_hits: dict[tuple[str, str], int] = defaultdict(int)
+        self.conn_misses: dict[tuple[str, str], int] = defaultdict(int)
         self.hc_broken = 0
         self.max_concurrent_rejects = 0
         self.panics = 0
@@ -165,6 +177,8 @@ class Metrics:
             "fwd_durations": {k: (list(h.counts), h.total, h.count)
                               for k, h in self.fwd_durations.items()},
             "hc_failures": dict(self.hc_failures),
+            "conn_hits": dict(self.conn_hits),
+            "conn_misses": dict(self.conn_misses),
             "hc_broken": self.hc_broken,
             "max_concurrent_rejects": self.max_concurrent_rejects,
             "panics": self.panics,
@@ -193,6 +207,10 @@ class Metrics:
                 h.count += count
             for to, v in snap["hc_failures"].items():
                 out.hc_failures[to] += v
+            for key, v in snap.get("conn_hits", {}).items():
+                out.conn_hits[key] += v
+            for key, v in snap.get("conn_misses", {}).items():
+                out.conn_misses[key] += v
             out.hc_broken += snap["hc_broken"]
             out.max_concurrent_rejects += snap["max_concurrent_rejects"]
             out.panics += snap["panics"]
@@ -305,6 +323,12 @@ class Metrics:
         family("coredns_proxy_healthcheck_failures_total", "counter", "Counter of the number of failed healthchecks.")
         for to, n in sorted(self.hc_failures.items()):
             sample("coredns_proxy_healthcheck_failures_total", (("proxy_name", "forward"), ("to", to)), n)
+        family("coredns_proxy_conn_cache_hits_total", "counter", "Counter of connection cache hits per upstream and protocol.")
+        for (to, proto), n in sorted(self.conn_hits.items()):
+            sample("coredns_proxy_conn_cache_hits_total", (("proto", proto), ("proxy_name", "forward"), ("to", to)), n)
+        family("coredns_proxy_conn_cache_misses_total", "counter", "Counter of connection cache misses per upstream and protocol.")
+        for (to, proto), n in sorted(self.conn_misses.items()):
+            sample("coredns_proxy_conn_cache_misses_total", (("proto", proto), ("proxy_name", "forward"), ("to", to)), n)
         family("coredns_forward_healthcheck_broken_total", "counter", "Counter of the number of complete failures of the healthchecks.")
         sample("coredns_forward_healthcheck_broken_total", (), self.hc_broken)
         family("coredns_forward_max_concurrent_rejects_total", "counter", "Counter of the number of queries rejected because the concurrent queries were at maximum.")
