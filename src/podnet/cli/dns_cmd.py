@@ -193,15 +193,16 @@ def model_config(state: ClusterState, corefile: str | None) -> tuple[ServerConfi
 
 
 def find_pod(state: ClusterState, spec: str, default_ns: str) -> Pod:
+    """``NS/POD`` or ``POD`` (in ``default_ns``); a prefix picks the pod ``trace`` would pick
+    (:func:`podnet.sim.endpoints.lookup_pod`), so every query command means the same pod."""
+    from podnet.sim.endpoints import TraceError, lookup_pod
+
     ns, _, name = spec.rpartition("/")
     ns = ns or default_ns
-    pod = state.pod(ns, name)
-    if pod is not None:
-        return pod
-    candidates = [p for p in state.pods(ns) if p.metadata.name.startswith(name + "-")]
-    if candidates:
-        return candidates[0]
-    raise CliError(f'error: pods "{name}" not found in namespace "{ns}"')
+    try:
+        return lookup_pod(state, f"{ns}/{name}")
+    except TraceError:
+        raise CliError(f'error: pods "{name}" not found in namespace "{ns}"') from None
 
 
 def pod_conf(state: ClusterState, pod: Pod) -> ResolvConf:
