@@ -249,11 +249,7 @@ def start_delayline(cluster: str, fault_id: str, op: DelayLineOp) -> dict[str, A
 
 def _is_delayline(pid: int, tap: str) -> bool:
     """Whether ``pid`` is the delay line serving ``tap`` (not a recycled pid)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = [p.decode("utf-8", "replace") for p in f.read().split(b"\0")]
-    except OSError:
-        return False
+    argv = processes.cmdline(pid)
     return DELAYLINE_MODULE in argv and tap in argv and processes.alive(pid)
 
 

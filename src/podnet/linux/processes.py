@@ -109,7 +109,8 @@ def alive(pid: int) -> bool:
         return False
 
 
-def _cmdline(pid: int) -> list[str]:
+def cmdline(pid: int) -> list[str]:
+    """The argv of ``pid`` ([] when it is gone)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return [p.decode("utf-8", "replace") for p in f.read().split(b"\0") if p]
@@ -119,7 +120,7 @@ def _cmdline(pid: int) -> list[str]:
 
 def is_podnet(pid: int) -> bool:
     """Whether ``pid`` is a podnet process (its command line names podnet)."""
-    return any("podnet" in part for part in _cmdline(pid))
+    return any("podnet" in part for part in cmdline(pid))
 
 
 def read_pid(cluster: str) -> int | None:

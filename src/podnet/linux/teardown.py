@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from podnet.linux import names, netns
+from podnet.linux import names, netns, processes
 
 Progress = Callable[[str], None]
 
@@ -84,7 +84,7 @@ def kill_processes(pids: list[int], grace: float = 1.0) -> list[int]:
             continue
     deadline = time.monotonic() + grace
     while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if _alive(p)]
+        alive = [p for p in alive if processes.alive(p)]
         if alive:
             time.sleep(0.02)
     for pid in alive:
@@ -93,21 +93,6 @@ def kill_processes(pids: list[int], grace: float = 1.0) -> list[int]:
         except ProcessLookupError:
             pass
     return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (our own child not yet reaped) counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def teardown(cluster: str, progress: Progress | None = None) -> TeardownReport:
