@@ -225,6 +225,66 @@ def test_outside_to_loadbalancer_with_local_policy_keeps_the_client_ip() -> None
     assert all(c["node"] == entering.node for c in t.candidates)
 
 
+DB_NODEPORT = """\
+apiVersion: v1
+kind: Service
+metadata: {name: db-nodeport, namespace: data}
+spec:
+  type: NodePort
+  selector: {app: db}
+  ports: [{port: 5432, nodePort: 30432}]
+"""
+
+
+def _every_backend(st: ClusterState, src: str, to: str) -> dict[str, Trace]:
+    """The trace per backend the Service may pick (``seed`` varies the pick)."""
+    first = trace(st, src, to)
+    wanted = {c["pod"] for c in first.candidates}
+    out: dict[str, Trace] = {}
+    for seed in range(64):
+        t = trace(st, src, to, seed=seed)
+        assert t.backend is not None
+        out.setdefault(t.backend["pod"], t)
+        if set(out) == wanted:
+            return out
+    raise AssertionError(f"seeds never picked {wanted - set(out)}")
+
+
+def test_nodeport_to_a_local_backend_is_judged_against_the_client_not_the_masquerade() -> None:
+    # The node that translates decides ingress in its forward hook, before postrouting's
+    # masquerade: a local backend's policy sees the client. (Before, the model judged the
+    # masqueraded address — the pod's own node, always allowed — and said delivered; the kernel
+    # drops it; tests/test_linux_differential.py catches the difference for real.)
+    st = admit(read_paths([str(EXAMPLE), "-"], DB_NODEPORT), DEFAULT.with_plugin("calico")).state
+    db = {p.qualified_name: p.spec.node_name for p in pods(st, "data", "db")}
+    for node in sorted(set(db.values())):
+        for pod, t in _every_backend(st, "203.0.113.7", f"{node_ip(st, node)}:30432").items():
+            assert t.verdict == "dropped", t.reason
+            assert t.policy is not None and t.policy["ingress"]["allowed"] is False
+            if db[pod] == node:
+                assert "203.0.113.7 → " in t.reason, t.reason
+            else:
+                assert f"node/{node} → " in t.reason, t.reason
+
+
+def test_pod_reaching_itself_through_its_service_is_loopback_for_policy() -> None:
+    # upstream's netpol e2e suite expects a pod to reach itself whatever the policies
+    # (Reachability.AllowLoopback); web's egress policies allow none of its siblings' :8080
+    st = shop("calico")
+    web = pods(st, "frontend", "web")[0].qualified_name
+    by = _every_backend(st, web, "web.frontend:80")
+    assert len(by) == 3
+    for pod, t in by.items():
+        assert t.policy is not None
+        if pod == web:
+            assert t.verdict == "delivered"
+            assert t.policy["egress"].get("exempt") == "loopback"
+            assert t.policy["ingress"].get("exempt") == "loopback"
+            assert "(hairpin)" in t.reason
+        else:
+            assert t.verdict == "dropped" and "isolated for egress" in t.reason
+
+
 def test_outside_cannot_resolve_names_or_reach_cluster_ips() -> None:
     st = shop()
     with pytest.raises(TraceError, match="outside"):

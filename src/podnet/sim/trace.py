@@ -916,7 +916,11 @@ def _deliver(
     dst_ep = api.ip_endpoint(ip)
     src_ep = w.endpoint_of_source()
     here = (xl.node if xl is not None and xl.node else None) or src.node or node or ""
-    if seen == src.ip:
+    if seen == src.ip or (xl is not None and xl.node and xl.node == node and not xl.at_socket):
+        # The backend's own node translated the packet: ingress policy is judged in its forward
+        # hook (or, under Cilium, by the endpoint's program, which sees the client for a local
+        # backend), before postrouting's masquerade — against the original source. A pod
+        # reaching itself through its Service is therefore loopback, not its node's traffic.
         seen_ep = src_ep
     else:
         seen_ep = api.ip_endpoint(seen)
