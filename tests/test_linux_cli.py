@@ -308,3 +308,39 @@ def test_a_pod_runs_its_own_command(cli: Cli, tmp_path: Path) -> None:
     assert "started in default/server" in cli.run("logs", "default/server").stdout
     cli.run("down")
     assert _until(lambda: not os.path.exists(f"/proc/{pid}"))
+
+
+DUAL_STACK = """\
+apiVersion: podnet.io/v1alpha1
+kind: Cluster
+networking:
+  podSubnet: "10.244.0.0/16,fd00:10:244::/56"
+  serviceSubnet: "10.96.0.0/12,fd00:10:96::/112"
+"""
+
+
+def test_dual_stack_builds_the_ipv4_half_and_says_so(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "dual.yaml"
+    config.write_text(DUAL_STACK)
+    up = cli.run("up", "-d", "-f", EXAMPLE, "--config", str(config))
+    assert "ipv6:    not built (fd00:10:244::/56, fd00:10:96::/112)" in up.stdout
+    rt = json.loads(cli.run("status", "-o", "json").stdout)["runtime"]
+    assert rt["families"] == ["IPv4"] and rt["unbuilt"] == ["fd00:10:244::/56", "fd00:10:96::/112"]
+    # the model gave the pod an IPv6 address too; the real pod has the IPv4 one
+    pod = json.loads(cli.run("get", "pod", "-n", "data", "db-0", "-o", "json").stdout)
+    v4, v6 = (a["ip"] for a in pod["status"]["podIPs"])
+    assert ":" in v6
+    addrs = cli.exec("data/db-0", "ip", "-o", "addr", "show", "dev", "eth0").stdout
+    assert f" {v4}/" in addrs and v6 not in addrs
+
+
+def test_ipv6_only_cluster_is_refused_before_anything_is_built(cli: Cli, tmp_path: Path) -> None:
+    from podnet.linux import teardown
+
+    config = tmp_path / "v6.yaml"
+    config.write_text(DUAL_STACK.replace("10.244.0.0/16,", "").replace("10.96.0.0/12,", ""))
+    up = cli.run("up", "-d", "-f", EXAMPLE, "--config", str(config), check=False)
+    assert up.returncode == 1
+    assert f'error: cluster "{cli.cluster}" is IPv6-only (podSubnet fd00:10:244::/56)' in up.stderr
+    assert "Traceback" not in up.stdout + up.stderr
+    assert teardown.leftovers(cli.cluster) == []

@@ -85,6 +85,9 @@ def summary_lines(rt: dict[str, Any]) -> list[str]:
     outside = rt.get("outside") or {}
     if outside:
         lines.append(f"  outside: {outside.get('ip')} (podnet exec outside -- CMD)")
+    if rt.get("unbuilt"):
+        lines.append(f"  ipv6:    not built ({', '.join(rt['unbuilt'])}): the real data plane is "
+                     "IPv4; the IPv6 half exists in the model only")
     for f in rt.get("forwards") or []:
         lines.append(f"  ingress: {f['url']}  ({f['target']} via pod {f['pod']}:{f['remote']})")
     some = sorted(pods)
@@ -92,6 +95,21 @@ def summary_lines(rt: dict[str, Any]) -> list[str]:
         lines.append(f"  try:     podnet exec {some[0]} -- ip route")
     lines.append(f"  stop:    podnet down{'' if cluster == 'default' else ' --cluster ' + cluster}")
     return lines
+
+
+def _require_ipv4(cluster: str) -> None:
+    """The real data plane is IPv4 (the IPv4 half of a dual-stack cluster): an IPv6-only cluster
+    is refused before anything is built, in words rather than the plan layer's traceback."""
+    stored = store.load_stored(cluster)
+    if stored is None:
+        return
+    nets = stored.state.config.pod_networks()
+    if nets and not any(n.version == 4 for n in nets):
+        raise CliError(
+            f'error: cluster "{cluster}" is IPv6-only (podSubnet '
+            f"{', '.join(str(n) for n in nets)}): podnet up builds IPv4 and dual-stack clusters "
+            "(the IPv4 half); its model is stored and answers trace, dns and policy without root"
+        )
 
 
 def _prepare_state(opts: Options) -> None:
@@ -141,6 +159,7 @@ def up_cmd(ctx: click.Context, detach: bool) -> None:
             f"run podnet down{'' if cluster == 'default' else ' --cluster ' + cluster} first"
         )
     _prepare_state(opts)
+    _require_ipv4(cluster)
     if detach:
         with ProgressDisplay() as show:
             code = daemon.start_background(cluster, show)

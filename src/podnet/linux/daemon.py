@@ -284,6 +284,12 @@ class Daemon:
             ident = PodIdentity("node", node, wire.ip, node, node, rc.node_ns(node), services,
                                 bind=wire.ip)
             problems += await self.podserver.add_pod(ident, [(p.port, p.protocol) for p in ports])
+        unbuilt_v6 = [str(n) for n in (*rc.state.config.pod_networks(),
+                                         *rc.state.config.service_networks()) if n.version == 6]
+        if unbuilt_v6:
+            problems.append(f"IPv6 is not built: the real data plane is IPv4; the IPv6 half of "
+                            f"this dual-stack cluster ({', '.join(unbuilt_v6)}) exists in the "
+                            "model only (trace, dns, policy)")
         for p in problems:
             self.say(f"warning: {p}")
         # the first probes run before the cluster is announced: a pod that passes joins its
@@ -310,6 +316,8 @@ class Daemon:
             ready_pods=ready_pods,
             dns={"service": ",".join(cluster_dns_ips(rc.state)), "pods": self.dns_pods},
             probes=self._probe_summary(),
+            families=["IPv4"],
+            unbuilt=unbuilt_v6,
         )
         total = sum(self.report.seconds.values())
         self.say(f"ready in {total:.2f}s: {len(rc.topo.nodes)} nodes, {ready_pods}/{len(targets)} "
