@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_linux_support import new_cluster_name, require_root
@@ -308,6 +309,66 @@ def test_a_pod_runs_its_own_command(cli: Cli, tmp_path: Path) -> None:
     assert "started in default/server" in cli.run("logs", "default/server").stdout
     cli.run("down")
     assert _until(lambda: not os.path.exists(f"/proc/{pid}"))
+
+
+EXITING_PODS = """apiVersion: v1
+kind: Pod
+metadata:
+  name: crasher
+  namespace: default
+  annotations:
+    podnet.io/command: "echo run >> runs; sleep 0.3; exit 3"
+spec:
+  containers: [{name: c, image: busybox}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: once
+  namespace: default
+  annotations:
+    podnet.io/command: "echo run >> runs; exit 0"
+spec:
+  restartPolicy: OnFailure
+  containers: [{name: c, image: busybox}]
+"""
+
+
+def test_a_command_that_exits_is_restarted_as_its_restart_policy_says(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubelet restarts an exited container under restartPolicy Always at once, then after a
+    10 s back-off (CrashLoopBackOff, not ready meanwhile); OnFailure leaves a success alone."""
+    from podnet.linux import processes
+
+    monkeypatch.setenv("PODNET_HOME", cli.env["PODNET_HOME"])
+    f = tmp_path / "pods.yaml"
+    f.write_text(EXITING_PODS)
+    cli.run("up", "-d", "-f", str(f))
+
+    def runs(name: str) -> int:
+        path = processes.pod_dir(cli.cluster, f"default/{name}") / "runs"
+        return len(path.read_text().splitlines()) if path.exists() else 0
+
+    def status(name: str) -> dict[str, Any]:
+        pod = json.loads(cli.run("get", "pod", name, "-o", "json").stdout)["status"]
+        return dict(pod["containerStatuses"][0])
+
+    assert _until(lambda: runs("crasher") == 2, timeout=10)
+    assert _until(lambda: status("crasher")["state"].get("waiting", {}).get("reason")
+                  == "CrashLoopBackOff", timeout=10)
+    st = status("crasher")
+    assert st["restartCount"] == 1 and st["ready"] is False
+    time.sleep(2)
+    assert runs("crasher") == 2  # waiting out the back-off
+    assert runs("once") == 1
+    assert _until(lambda: status("once")["state"].get("terminated", {}).get("reason")
+                  == "Completed", timeout=10)
+    assert status("once")["restartCount"] == 0
+    log = processes.daemon_log_path(cli.cluster).read_text()
+    assert "pod default/crasher: command exited with status 3: restarting after a 10s back-off" \
+        in log
+    assert "pod default/once: command exited with status 0: stopped, not restarted " \
+        "(restartPolicy OnFailure)" in log
 
 
 DUAL_STACK = """\

@@ -363,6 +363,23 @@ def test_apply_status_writes_conditions_container_statuses_and_endpoints(
     assert all(_ready_endpoints(back).values())
 
 
+@pytest.mark.parametrize(("waiting", "code", "state_"), [
+    ("", 137, {"terminated": {"exitCode": 137, "reason": "Error"}}),  # killed by liveness
+    ("", 0, {"terminated": {"exitCode": 0, "reason": "Completed"}}),  # ended, not restarted
+    ("", 3, {"terminated": {"exitCode": 3, "reason": "Error"}}),
+    ("CrashLoopBackOff", 3, {"waiting": {"reason": "CrashLoopBackOff"}}),
+])
+def test_a_stopped_container_reports_how_it_ended(state: ClusterState, waiting: str, code: int,
+                                                  state_: dict[str, Any]) -> None:
+    a = _web_pods(state)[0]
+    stopped = PodProbes.start(a, 0.0).stopped(waiting, code)
+    new = probes.apply_status(state, {f"default/{a.metadata.name}": stopped.status()}, "t")
+    pod = new.pod("default", a.metadata.name)
+    assert pod is not None and not pod.ready
+    (cs,) = pod.status.to_dict()["containerStatuses"]
+    assert cs["state"] == state_ and cs["ready"] is False
+
+
 def test_forget_status_gives_the_model_its_pods_back(state: ClusterState) -> None:
     a = _web_pods(state)[0]
     key = f"default/{a.metadata.name}"

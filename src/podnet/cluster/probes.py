@@ -384,6 +384,8 @@ class ContainerStatus:
     #: Why it is not running (``CrashLoopBackOff`` while waiting to be restarted; "" when it
     #: was killed and is not waiting for anything: terminated).
     waiting_reason: str = ""
+    #: How a terminated container ended (137: killed after a failed liveness/startup probe).
+    exit_code: int = 137
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +419,7 @@ class PodProbes:
     started_wall: str = ""
     restarts: tuple[tuple[str, int], ...] = ()
     waiting_reason: str = ""
+    exit_code: int = 137
 
     @staticmethod
     def start(pod: Pod, now: float, wall: str = "") -> PodProbes:
@@ -460,6 +463,7 @@ class PodProbes:
                 restart_count=self.restart_count(c), running=self.running,
                 started_at=self.started_wall if self.running else "",
                 waiting_reason="" if self.running else self.waiting_reason,
+                exit_code=self.exit_code,
             )
             for c in self.containers
         ))
@@ -528,9 +532,10 @@ class PodProbes:
             return state, (Restart(spec.container, spec.type),)
         return state, ()
 
-    def stopped(self, waiting_reason: str = "") -> PodProbes:
-        """The process was killed (or exited): nothing runs, nothing is ready or probed."""
-        return replace(self, running=False, waiting_reason=waiting_reason)
+    def stopped(self, waiting_reason: str = "", exit_code: int = 137) -> PodProbes:
+        """The process was killed (or exited with ``exit_code``): nothing runs, nothing is
+        ready or probed."""
+        return replace(self, running=False, waiting_reason=waiting_reason, exit_code=exit_code)
 
     def restarted(self, now: float, wall: str = "", containers: Iterable[str] = ()
                   ) -> PodProbes:
@@ -584,8 +589,9 @@ def _container_statuses(pod: Pod, status: PodProbeStatus) -> tuple[Any, ...]:
                 else {"running": {}}
         elif c.waiting_reason:
             entry["state"] = {"waiting": {"reason": c.waiting_reason}}
-        else:  # killed by its probe, and not (yet) started again
-            entry["state"] = {"terminated": {"exitCode": 137, "reason": "Error"}}
+        else:  # killed by its probe or exited, and not (yet) started again
+            entry["state"] = {"terminated": {"exitCode": c.exit_code,
+                                             "reason": "Completed" if c.exit_code == 0 else "Error"}}
         out.append(entry)
     return tuple(freeze(e) for e in out)
 

@@ -24,7 +24,8 @@ Life of the daemon
    written into the pod in the stored cluster (Ready, ContainersReady, containerStatuses, and the
    EndpointSlices that follow) and the network converged to it exactly as after ``podnet apply``.
    A liveness (or startup) verdict restarts the pod's process — its built-in server, or its
-   ``podnet.io/command`` — after kubelet's back-off, counting the restart.
+   ``podnet.io/command`` — after kubelet's back-off, counting the restart; so does a command
+   that ends on its own, as the pod's restartPolicy says.
 4. On SIGINT/SIGTERM: servers closed, commands stopped, namespaces and ``/etc/netns`` folders
    removed (:func:`podnet.linux.teardown.teardown`), ``daemon.pid`` and ``runtime.json`` deleted.
 
@@ -512,7 +513,7 @@ class Daemon:
             return False
         host = ProbeHost(t.key, self.rc.node_ns(t.node), t.netns, self._pod_env(t),
                          str(processes.pod_dir(self.cluster, t.key)))
-        return self.prober.add(pod, host)
+        return self.prober.add(pod, host, watched=bool(t.command))
 
     async def _forget(self, key: str, gone: bool) -> None:
         """Pod ``key`` left the running network (``gone``), or is re-wired: its probes, any
@@ -585,22 +586,41 @@ class Daemon:
         return True
 
     def _restart_requested(self, key: str, restarts: tuple[probes.Restart, ...]) -> None:
+        """A liveness (or startup) verdict: kubelet kills the container — a failure, so it is
+        started again under restartPolicy Always and OnFailure."""
         if key not in self.restarting:
-            self.restarting[key] = asyncio.create_task(self._restart(key, restarts))
-
-    async def _restart(self, key: str, restarts: tuple[probes.Restart, ...]) -> None:
-        """Kill and restart pod ``key``'s process, as kubelet does a container that failed its
-        liveness (or startup) probe: at once the first time, then after the back-off; not at all
-        under restartPolicy Never."""
-        assert self.rc is not None and self.prober is not None
-        try:
-            containers = sorted({r.container for r in restarts})
             why = "; ".join(f"container {r.container} failed its {r.probe} probe"
                             for r in restarts)
+            containers = tuple(sorted({r.container for r in restarts}))
+            self.restarting[key] = asyncio.create_task(
+                self._restart(key, containers, why, exit_code=137))
+
+    def _command_exited(self, key: str, code: int) -> None:
+        """A pod's command ended on its own: kubelet restarts the container as its pod's
+        restartPolicy says (Always; OnFailure after a non-zero status; never under Never),
+        with the same back-off as a liveness kill."""
+        assert self.rc is not None
+        ns, _, name = key.partition("/")
+        pod = self.rc.state.pod(ns, name)
+        if pod is None or key in self.restarting:
+            return
+        why = f"command exited with status {code}"
+        containers = tuple(c.name for c in pod.spec.containers)
+        self.restarting[key] = asyncio.create_task(
+            self._restart(key, containers, why, exit_code=code, already_stopped=True))
+
+    async def _restart(self, key: str, containers: tuple[str, ...], why: str, *, exit_code: int,
+                       already_stopped: bool = False) -> None:
+        """Stop pod ``key``'s process (unless it ended by itself) and start it again, as
+        kubelet does a container: at once the first time, then after the back-off
+        (CrashLoopBackOff); not at all under restartPolicy Never, nor after a success under
+        OnFailure."""
+        assert self.rc is not None and self.prober is not None
+        try:
             ns, _, name = key.partition("/")
             pod = self.rc.state.pod(ns, name)
             policy = (pod.spec.restart_policy if pod is not None else "") or "Always"
-            again = policy in ("Always", "OnFailure")  # killed: a non-zero exit
+            again = policy == "Always" or (policy == "OnFailure" and exit_code != 0)
             status = self.prober.status(key)
             count = max((c.restart_count for c in status.containers if c.name in containers),
                         default=0) if status is not None else 0
@@ -612,9 +632,10 @@ class Daemon:
                          + (f" after a {delay:.0f}s back-off" if delay else ""))
             if self._lock is None:
                 self._lock = asyncio.Lock()
-            async with self._lock:
-                await self._stop_target(key)
-            self.prober.stopped(key, "CrashLoopBackOff" if delay else "")
+            if not already_stopped:
+                async with self._lock:
+                    await self._stop_target(key)
+            self.prober.stopped(key, "CrashLoopBackOff" if delay else "", exit_code)
             if not again:
                 return
             await asyncio.sleep(delay)
@@ -622,6 +643,8 @@ class Daemon:
                 t = next((t for t in self.rc.pod_targets() if t.key == key), None)
                 if t is None or key not in self.prober:
                     return
+                if already_stopped:
+                    await self._stop_target(key)  # the exited command's closers and entry
                 for p in await self._start_target(t):
                     self.say(f"warning: {p}")
                 self.prober.restarted(key, containers)
@@ -718,6 +741,7 @@ class Daemon:
             if code is not None and key not in self.exited:
                 self.exited.add(key)
                 self.say(f"pod {key}: command exited with status {code}")
+                self._command_exited(key, code)
 
     async def _start_forwards(self) -> list[ForwardSpec]:
         assert self.rc is not None

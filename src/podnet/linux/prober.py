@@ -305,10 +305,12 @@ class Prober:
 
     # ------------------------------------------------------------------ pods
 
-    def add(self, pod: Pod, host: ProbeHost) -> bool:
-        """Start probing ``pod`` (its process has just started); False when it has no probe."""
+    def add(self, pod: Pod, host: ProbeHost, watched: bool = False) -> bool:
+        """Start probing ``pod`` (its process has just started); False when it has no probe.
+        ``watched``: keep its status even without probes — a process that can exit on its own
+        (a ``podnet.io/command``) has restarts and a not-ready spell to report like any other."""
         self.remove(host.key)
-        if not probe_specs(pod):
+        if not probe_specs(pod) and not watched:
             return False
         self.pods[host.key] = _Pod(host, PodProbes.start(pod, self.clock(), _now_rfc3339()))
         self._wake.set()
@@ -330,14 +332,14 @@ class Prober:
     def statuses(self) -> dict[str, PodProbeStatus]:
         return {k: e.machine.status() for k, e in sorted(self.pods.items())}
 
-    def stopped(self, key: str, waiting_reason: str = "") -> None:
-        """The pod's process was stopped: no probe runs, nothing is ready, until
-        :meth:`restarted`."""
+    def stopped(self, key: str, waiting_reason: str = "", exit_code: int = 137) -> None:
+        """The pod's process was stopped (or ended with ``exit_code``): no probe runs, nothing
+        is ready, until :meth:`restarted`."""
         entry = self.pods.get(key)
         if entry is None:
             return
         self._drop_probes(entry)
-        entry.machine = entry.machine.stopped(waiting_reason)
+        entry.machine = entry.machine.stopped(waiting_reason, exit_code)
         self.on_change(key)
 
     def restarted(self, key: str, containers: Iterable[str]) -> None:
