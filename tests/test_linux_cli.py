@@ -358,6 +358,8 @@ def test_a_command_that_exits_is_restarted_as_its_restart_policy_says(
                   == "CrashLoopBackOff", timeout=10)
     st = status("crasher")
     assert st["restartCount"] == 1 and st["ready"] is False
+    assert _until(lambda: "restarted: default/crasher (1)" in cli.run("status").stdout)
+    assert "not ready: default/crasher, default/once" in cli.run("status").stdout
     time.sleep(2)
     assert runs("crasher") == 2  # waiting out the back-off
     assert runs("once") == 1

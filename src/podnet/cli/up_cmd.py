@@ -78,6 +78,15 @@ def summary_lines(rt: dict[str, Any]) -> list[str]:
     lines = [f'cluster "{cluster}" is up ({rt.get("plugin", "?")}) in {secs:.2f}s']
     lines.append("  nodes:   " + ", ".join(f"{n['name']} {n['ip']}" for n in nodes))
     lines.append(f"  pods:    {rt.get('ready_pods', 0)}/{len(pods)} serving")
+    probed = rt.get("probes") or {}
+    if probed.get("probed"):
+        parts = [f"{probed['probed']} pod(s) watched by kubelet's probes"]
+        if probed.get("not_ready"):
+            parts.append("not ready: " + ", ".join(probed["not_ready"]))
+        if probed.get("restarts"):
+            parts.append("restarted: " + ", ".join(f"{k} ({n})"
+                                                   for k, n in sorted(probed["restarts"].items())))
+        lines.append("  probes:  " + "; ".join(parts))
     dns = rt.get("dns") or {}
     if dns.get("pods"):
         lines.append(f"  dns:     {dns.get('service')} (kube-dns, served by "
