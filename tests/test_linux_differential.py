@@ -1,6 +1,7 @@
 """The model and the real network agree (issue 7's differential test).
 
-For examples/shop under flannel, calico and cilium, every flow below is first predicted by
+For examples/shop under flannel, calico and cilium (also with kube-proxy replacement, whose
+Services the model translates at connect()), every flow below is first predicted by
 ``podnet trace`` (the pure model: DNS, kube-proxy, NetworkPolicy as the plugin enforces it,
 the plugin's path) and then tried for real from inside the source namespace with curl — real DNS
 through CoreDNS, real kube-proxy rules, real policy rules. The flows: from four workloads to
@@ -166,7 +167,15 @@ def _flows(state: Any, pods: list[str]) -> list[tuple[str, str]]:
     return flows
 
 
-@pytest.mark.parametrize("plugin", ["flannel:vxlan", "calico:vxlan", "cilium:vxlan"])
+KPR = """\
+apiVersion: podnet.io/v1alpha1
+kind: Cluster
+plugin: {name: cilium, mode: vxlan, kubeProxyReplacement: true}
+"""
+
+
+@pytest.mark.parametrize("plugin", ["flannel:vxlan", "calico:vxlan", "cilium:vxlan",
+                                    "cilium:vxlan+kpr"])
 def test_trace_predicts_what_really_happens(cli: Cli, plugin: str,  # noqa: F811
                                             monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: Path) -> None:
@@ -177,7 +186,11 @@ def test_trace_predicts_what_really_happens(cli: Cli, plugin: str,  # noqa: F811
 
     extra = tmp_path / "nodeports.yaml"
     extra.write_text(EXTRA)
-    cli.run("up", "-d", "-f", EXAMPLE, "-f", str(extra), "--plugin", plugin)
+    if plugin.endswith("+kpr"):  # Cilium without kube-proxy: Services translated at connect()
+        (tmp_path / "kpr.yaml").write_text(KPR)
+        cli.run("up", "-d", "-f", EXAMPLE, "-f", str(extra), "--config", str(tmp_path / "kpr.yaml"))
+    else:
+        cli.run("up", "-d", "-f", EXAMPLE, "-f", str(extra), "--plugin", plugin)
     monkeypatch.setenv("PODNET_HOME", cli.env["PODNET_HOME"])
     stored = store.load_stored(cli.cluster)
     assert stored is not None
