@@ -3,7 +3,10 @@
 Runs the commands a user types (``podnet up -d -f …``, ``podnet down``) against generated
 manifests (Deployments of agnhost-like pods behind Services, spread by the scheduler), as root,
 and reports the wall time of each, the daemon's own phase timings, and its resident memory once
-everything is served. Targets (issue 7): up < 10 s for 3/100 and < 60 s for 10/1000, down < 5 s.
+everything is served; then one Deployment (one pod) and its Service applied to the running
+cluster and deleted again, timed from the command to the daemon's "converged" line (and the
+daemon's own figure for the convergence). Targets (issue 7): up < 10 s for 3/100 and < 60 s for
+10/1000, down < 5 s; one object applied or deleted live < 1 s.
 
     sudo .venv/bin/python benchmarks/up.py            # both sizes
     sudo .venv/bin/python benchmarks/up.py --sizes 3x100 --plugin calico:vxlan
@@ -61,6 +64,48 @@ spec:
     return "---\n".join(docs)
 
 
+ONE = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: live, namespace: bench}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: live}}
+  template:
+    metadata: {labels: {app: live}}
+    spec:
+      containers:
+      - {name: web, image: registry.k8s.io/e2e-test-images/agnhost:2.53,
+         ports: [{containerPort: 8080, name: http}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: live, namespace: bench}
+spec:
+  selector: {app: live}
+  ports: [{port: 80, targetPort: http}]
+"""
+
+
+def live_change(podnet: list[str], verb: str, path: Path, cluster: str, env: dict[str, str],
+                log: Path, expect: str) -> tuple[float, float]:
+    """``podnet VERB -f PATH`` on the running cluster: seconds from the command to the daemon's
+    "converged" line that says ``expect``, and the daemon's own convergence time."""
+    before = log.read_text().count("converged in ")
+    t0 = time.perf_counter()
+    subprocess.run([*podnet, verb, "-f", str(path), "--cluster", cluster], env=env, check=True,
+                   capture_output=True, cwd=ROOT)
+    deadline = t0 + 30
+    while time.perf_counter() < deadline:
+        lines = [ln for ln in log.read_text().splitlines() if "converged in " in ln][before:]
+        done = next((ln for ln in lines if expect in ln), None)
+        if done is not None:
+            wall = time.perf_counter() - t0
+            ms = float(done.split("converged in ", 1)[1].split(" ms", 1)[0])
+            return wall, ms / 1000
+        time.sleep(0.01)
+    raise RuntimeError(f"podnet {verb}: the daemon did not converge ({expect!r}) in 30 s")
+
+
 def rss_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -92,6 +137,11 @@ def run_size(nodes: int, pods: int, plugin: str, home: Path, cluster: str) -> di
     pid = int(rt["pid"])
     rss = rss_kib(pid)
     namespaces = len([n for n in os.listdir("/run/netns") if n.startswith(f"pn-{cluster}-")])
+    one = home / "live.yaml"
+    one.write_text(ONE)
+    log = home / cluster / "logs" / "daemon.log"
+    add_s, add_converge_s = live_change(podnet, "apply", one, cluster, env, log, "1 pod(s) wired")
+    del_s, del_converge_s = live_change(podnet, "delete", one, cluster, env, log, "1 removed")
     t0 = time.perf_counter()
     subprocess.run([*podnet, "down", "--cluster", cluster], env=env, check=True,
                    capture_output=True, cwd=ROOT)
@@ -108,6 +158,10 @@ def run_size(nodes: int, pods: int, plugin: str, home: Path, cluster: str) -> di
         "apply_s": round(apply_s, 2),
         "up_s": round(up_s, 2),
         "down_s": round(down_s, 2),
+        "live_apply_s": round(add_s, 2),
+        "live_apply_converge_s": round(add_converge_s, 3),
+        "live_delete_s": round(del_s, 2),
+        "live_delete_converge_s": round(del_converge_s, 3),
         "phases_s": rt.get("seconds"),
         "daemon_rss_mib": round(rss / 1024, 1) if rss else None,
         "left_behind": left,
@@ -139,12 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"{'size':>10} {'plugin':>14} {'up s':>7} {'down s':>7} {'netns':>6} {'served':>7} "
-          f"{'RSS MiB':>8}  phases (s)")
+          f"{'RSS MiB':>8} {'live +1':>8} {'live -1':>8}  phases (s)")
     for r in results:
-        phases = " ".join(f"{k}={v}" for k, v in (r["phases_s"] or {}).items())  # type: ignore[union-attr]
+        phases = " ".join(f"{k}={v}" for k, v in (r["phases_s"] or {}).items())  # type: ignore[attr-defined]
         print(f"{str(r['nodes']) + 'x' + str(r['pods']):>10} {r['plugin']:>14} {r['up_s']:>7} "
               f"{r['down_s']:>7} {r['namespaces']:>6} {r['pods_served']!s:>7} "
-              f"{r['daemon_rss_mib']!s:>8}  {phases}")
+              f"{r['daemon_rss_mib']!s:>8} {r['live_apply_s']!s:>8} {r['live_delete_s']!s:>8}  "
+              f"{phases}")
+        print(f"{'':>10} live: apply of one Deployment + Service {r['live_apply_s']} s to converged "
+              f"(the daemon's convergence {r['live_apply_converge_s']} s), delete "
+              f"{r['live_delete_s']} s ({r['live_delete_converge_s']} s); target < 1 s")
         if r["left_behind"]:
             print(f"  LEFT BEHIND: {r['left_behind']}")
     return 0

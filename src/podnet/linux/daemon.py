@@ -85,7 +85,9 @@ def forwards_from_env() -> tuple[tuple[int, int, str], ...]:
     return tuple(out)
 
 
-POLL_SECONDS = 0.25
+#: How often the daemon looks at the stored cluster's stamp (a stat): what `podnet apply` wrote
+#: is picked up within this.
+POLL_SECONDS = 0.1
 #: Status changes arriving this close together are written to the store in one go.
 STATUS_COALESCE = 0.05
 
