@@ -268,11 +268,23 @@ def test_apply_and_delete_converge_the_running_network_live(cli: Cli, tmp_path: 
         return r.stdout.startswith("extra-")
 
     assert _until(extra_served)
-    assert "converged in" in cli.run("logs").stdout
+    # kube-proxy's partial sync: the new Service's chains were added, nothing else rewritten
+    assert "kube-proxy rules of 1 Service(s) synced on 3 node(s)" in cli.run("logs").stdout
+
+    def chains(node: str) -> str:
+        from podnet.linux import names
+
+        return subprocess.run(["ip", "netns", "exec", names.node_ns(cli.cluster, node), "nft",
+                               "list", "table", "ip", "kube-proxy"], capture_output=True,
+                              text=True, check=True).stdout
+
+    assert "lab/extra/tcp" in chains("worker")
     cli.run("delete", "-f", str(extra))
     assert _until(lambda: not any(k.startswith("lab/extra-") for k in json.loads(
         cli.run("status", "-o", "json").stdout)["runtime"]["pods"]))
     assert not extra_served()
+    assert _until(lambda: "lab/extra/tcp" not in chains("worker"))  # stale chains deleted
+    assert web_to_api()  # the other Services' rules were left as they were
 
 
 COMMAND_POD = """apiVersion: v1

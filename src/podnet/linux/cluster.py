@@ -39,6 +39,7 @@ from podnet.policy.nftables import TABLE as POLICY_TABLE
 from podnet.policy import compile_node as compile_policy
 from podnet.proxy import ServicePlan
 from podnet.proxy import compile_node as compile_proxy
+from podnet.proxy import partial_sync
 
 Progress = Callable[[str], None]
 
@@ -86,6 +87,10 @@ class Change:
     seconds: float = 0.0
     #: Why the change cannot be made live (nodes or plugin changed), else "".
     restart: str = ""
+    #: Services whose kube-proxy chains were rewritten (kube-proxy's partial sync), and the
+    #: nodes that needed a full sync instead (their own settings changed).
+    services_synced: list[str] = field(default_factory=list)
+    full_sync_nodes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -236,18 +241,22 @@ class RealCluster:
     # ------------------------------------------------------------------ rulesets
 
     def node_ruleset(self, node: str, index: PolicyIndex | None = None,
-                     resync: bool = False) -> str:
+                     resync: bool = False, proxy: str | None = None) -> str:
         """The node's one nft transaction: masquerade, kube-proxy, NetworkPolicy.
 
-        ``resync``: the tables exist already (a live change); kube-proxy's is replaced whole
-        in the same transaction, so that chains of Services gone do not linger."""
+        ``resync``: the tables exist already (a live change). ``proxy``: kube-proxy's part
+        (a partial sync); by default its full ruleset, which on a resync replaces the table
+        whole so that chains of Services gone do not linger."""
         nplan = self.plan.node(node)
         parts = [nft.masquerade_ruleset(nplan.masquerade)]
         # Cilium's kube-proxy replacement translates Services in eBPF at connect(); without
         # eBPF the same translation is done by kube-proxy's rules on the node.
-        if resync:
-            parts.append("add table ip kube-proxy\ndelete table ip kube-proxy\n")
-        parts.append(compile_proxy(self.services, node, 4).transaction())
+        if proxy is not None:
+            parts.append(proxy)
+        else:
+            if resync:
+                parts.append("add table ip kube-proxy\ndelete table ip kube-proxy\n")
+            parts.append(compile_proxy(self.services, node, 4).transaction())
         if self.plan.plugin.enforces_policy and index is not None:
             ifnames = {p.name: p.host_if for p in self.plan.pods_on(node)}
             parts.append(compile_policy(index, node, ifnames=ifnames).text)
@@ -353,8 +362,11 @@ class RealCluster:
 
     def converge(self, state: ClusterState, progress: Progress | None = None) -> Change:
         """Make the running network that of ``state``, touching only what changed: pods gone
-        are unwired, new pods wired, every node's tables and rules resynced (one nft
-        transaction per node), LoadBalancer announcements and pod files updated.
+        are unwired, new pods wired, every node's routes and neighbours reconciled, kube-proxy's
+        rules partially synced as kube-proxy does (only the changed Services' chains and map
+        elements; a full sync where a node's own settings changed), the masquerade and policy
+        tables rewritten — one nft transaction per node —, LoadBalancer announcements and pod
+        files updated.
 
         Runs in a thread of its own (netlink sockets, nft); the daemon then updates what the
         pods serve from the returned :class:`Change`."""
@@ -373,7 +385,7 @@ class RealCluster:
         gone = sorted(k for k in old_pods if k not in new_pods or new_pods[k] != old_pods[k])
         added = sorted(k for k in new_pods if k not in old_pods or new_pods[k] != old_pods[k])
         self.state, self.plan = state, new_plan
-        self.services = ServicePlan.build(state)
+        old_services, self.services = self.services, ServicePlan.build(state)
         netlinks: dict[str, Netlink] = {}
         try:
             for name in new_plan.node_names:
@@ -410,12 +422,31 @@ class RealCluster:
         index = None
         if new_plan.plugin.enforces_policy and self.enforce_policy:
             index = as_enforced(PolicyIndex.build(state))
+        # kube-proxy's partial sync: only the chains and map elements of the Services that
+        # changed; chains no longer used are flushed now and deleted once nothing refers to them
+        cleanups: list[tuple[str, str]] = []
+        synced: set[str] = set()
         for name in new_plan.node_names:
-            nft.load(self.node_ns(name), self.node_ruleset(name, index, resync=True))
+            sync = partial_sync(old_services, self.services, name, 4)
+            if sync.full:
+                change.full_sync_nodes.append(name)
+                tx = self.node_ruleset(name, index, resync=True)
+            else:
+                tx = self.node_ruleset(name, index, resync=True, proxy=sync.transaction)
+                synced.update(sync.updated)
+            nft.load(self.node_ns(name), tx)
+            if sync.cleanup:
+                cleanups.append((name, sync.cleanup))
+        for name, cleanup in cleanups:
+            nft.load(self.node_ns(name), cleanup)
+        change.services_synced = sorted(synced)
         self._write_pod_files(only=set(added) | self._dns_changed(old_state, state))
         change.seconds = time.monotonic() - t0
+        full = f", a full sync on {len(change.full_sync_nodes)} node(s)" \
+            if change.full_sync_nodes else ""
         say(f"converged in {change.seconds * 1000:.0f} ms: {len(change.added)} pod(s) wired, "
-            f"{len(change.removed)} removed, rules of {len(new_plan.node_names)} node(s) resynced")
+            f"{len(change.removed)} removed, kube-proxy rules of {len(change.services_synced)} "
+            f"Service(s) synced on {len(new_plan.node_names)} node(s){full}")
         return change
 
     def _dns_changed(self, old: ClusterState, new: ClusterState) -> set[str]:
