@@ -15,7 +15,8 @@ import pytest
 
 from podnet.cluster.state import ClusterState
 from podnet.servers import dns_udp
-from podnet.servers.dns import DnsServer, Tuning, new_event_loop
+from podnet.servers.dns import DnsServer, Tuning
+from podnet.servers.runtime import new_event_loop
 from test_dns_server_support import (
     CLUSTER_ONLY_COREFILE,
     LOOPBACK,

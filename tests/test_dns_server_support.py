@@ -31,8 +31,9 @@ from podnet.cli.context import Options, compute
 from podnet.cluster.state import ClusterState
 from podnet.dns.config import ServerConfig
 from podnet.dns.zone import index_for
-from podnet.servers.dns import DnsServer, Snapshot, Tuning, new_event_loop
+from podnet.servers.dns import DnsServer, Snapshot, Tuning
 from podnet.servers.dns_metrics import Metrics
+from podnet.servers.runtime import new_event_loop
 
 LOOPBACK = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]

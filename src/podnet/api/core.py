@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -289,6 +290,12 @@ class Pod(Resource):
 # ---------------------------------------------------------------------------- Service
 
 
+def ip_family(ip: str) -> str:
+    """The ``IPFamily`` of address ``ip`` as ``spec.ipFamilies`` and an EndpointSlice's
+    ``addressType`` spell it: ``IPv4`` or ``IPv6``. ValueError when ``ip`` is no address."""
+    return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServicePort(Struct):
     name: str = ""
@@ -463,4 +470,5 @@ __all__ = [
     "ServiceSpec",
     "ServiceStatus",
     "TCPSocketAction",
+    "ip_family",
 ]

@@ -34,7 +34,22 @@ from podnet.api.workloads import CronJob, DaemonSet, Deployment, Job, JobSpec, R
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_AFFINITY_TIMEOUT = 10800
+#: The protocol of a port that names none (container, Service, EndpointSlice and
+#: NetworkPolicy ports alike).
+DEFAULT_PROTOCOL = "TCP"
 _UID_NAMESPACE = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
+
+
+def default_protocol(protocol: str | None) -> str:
+    """A port's protocol as the API server stores it: :data:`DEFAULT_PROTOCOL` when absent,
+    else as written — for objects that may not have been through :func:`apply_defaults`."""
+    return protocol or DEFAULT_PROTOCOL
+
+
+def normalize_protocol(protocol: str | None) -> str:
+    """A protocol as a lookup key: ``tcp`` → ``TCP``, absent → TCP. Validation admits only
+    upper case, so this matters for input nothing validated (a command line's ``53/udp``)."""
+    return default_protocol(protocol).upper()
 
 
 def stable_uid(obj: Resource) -> str:
@@ -94,7 +109,7 @@ def _default_probe(p: Probe | None) -> Probe | None:
 
 def _default_container(c: Container) -> Container:
     ports = tuple(
-        replace(p, protocol="TCP") if not p.protocol else p for p in c.ports
+        replace(p, protocol=DEFAULT_PROTOCOL) if not p.protocol else p for p in c.ports
     )
     return replace(
         c,
@@ -259,7 +274,7 @@ def _(svc: Service) -> Service:
         ports.append(
             replace(
                 p,
-                protocol=p.protocol or "TCP",
+                protocol=default_protocol(p.protocol),
                 target_port=p.target_port if p.target_port not in (None, 0, "") else p.port,
             )
         )
@@ -291,7 +306,7 @@ def _(s: Secret) -> Secret:
 @_default.register
 def _(es: EndpointSlice) -> EndpointSlice:
     ports = tuple(
-        replace(p, protocol="TCP") if p.protocol is None else p for p in es.ports
+        replace(p, protocol=DEFAULT_PROTOCOL) if p.protocol is None else p for p in es.ports
     )
     return replace(es, ports=ports)
 
@@ -308,7 +323,7 @@ def _(np: NetworkPolicy) -> NetworkPolicy:
         policy_types = ("Ingress", "Egress") if spec.egress else ("Ingress",)
 
     def fix(ports: tuple[NetworkPolicyPort, ...]) -> tuple[NetworkPolicyPort, ...]:
-        return tuple(replace(p, protocol="TCP") if p.protocol is None else p for p in ports)
+        return tuple(replace(p, protocol=DEFAULT_PROTOCOL) if p.protocol is None else p for p in ports)
 
     return replace(
         np,
@@ -322,9 +337,12 @@ def _(np: NetworkPolicy) -> NetworkPolicy:
 
 
 __all__ = [
+    "DEFAULT_PROTOCOL",
     "NAMESPACE_NAME_LABEL",
     "apply_defaults",
     "default_namespace",
     "default_pod_spec",
+    "default_protocol",
+    "normalize_protocol",
     "stable_uid",
 ]

@@ -8,6 +8,7 @@ object), its metadata, and its typed body. ``ref`` identifies it the way the API
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Self, TypeVar
@@ -16,6 +17,9 @@ from podnet.api.codec import Struct
 from podnet.api.frozen import EMPTY, FrozenDict
 
 R = TypeVar("R", bound="Resource")
+
+#: When an object that carries no creationTimestamp counts as created, for ordering.
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +51,25 @@ class ObjectMeta(Struct):
             if o.controller:
                 return o
         return None
+
+
+def parse_time(ts: str | None) -> _dt.datetime | None:
+    """A ``metav1.Time`` (RFC 3339, ``Z`` or an offset) as an aware datetime, read as UTC when
+    it names no zone; None when absent or unreadable."""
+    if not ts:
+        return None
+    try:
+        t = _dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+
+
+def creation_time(obj: Resource) -> _dt.datetime:
+    """When ``obj`` was created, as a sort key (controllers pick the oldest or the newest):
+    :data:`EPOCH` when it does not say or cannot be read."""
+    t = parse_time(obj.metadata.creation_timestamp)
+    return t if t is not None else EPOCH
 
 
 class ObjectRef(NamedTuple):

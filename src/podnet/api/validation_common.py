@@ -19,7 +19,6 @@ Sources (kubernetes/kubernetes, read for behaviour and wording):
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +53,7 @@ from podnet.api.names import (
     validate_object_meta,
 )
 from podnet.api.selectors import OPERATORS, LabelSelector, LabelSelectorRequirement
+from podnet.cluster.naming import generate_name
 
 Errs: TypeAlias = list[FieldError]
 
@@ -256,24 +256,12 @@ def is_path_segment_name(value: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Metadata
 
-_GENERATED_ALPHABET: Final = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def generated_name(base: str, seed: str) -> str:
-    """The name the API server would make from ``generateName`` before validating.
-
-    Upstream appends five random characters to the first 58 of ``base``; podnet derives them
-    from ``seed`` so that the same input gives the same message.
-    """
-    digest = hashlib.sha256(f"{base}/{seed}".encode()).digest()
-    suffix = "".join(_GENERATED_ALPHABET[b % len(_GENERATED_ALPHABET)] for b in digest[:5])
-    return base[:58] + suffix
-
-
 def effective_name(meta: ObjectMeta) -> str:
-    """``metadata.name`` as validation sees it (a generateName has been expanded)."""
+    """``metadata.name`` as validation sees it: the API server expands a generateName first,
+    with the generator the controllers' objects are named by (derived from the uid, so the same
+    input gives the same message)."""
     if not meta.name and meta.generate_name:
-        return generated_name(meta.generate_name, meta.uid)
+        return generate_name(meta.generate_name, meta.uid)
     return meta.name
 
 

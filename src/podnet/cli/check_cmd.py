@@ -27,7 +27,7 @@ import click
 
 from podnet.api.loader import ManifestError, read_paths
 from podnet.cli import store
-from podnet.cli.context import CliError, common_options, no_cluster, options, resolve
+from podnet.cli.context import CliError, common_options, no_cluster, options, output_format, resolve
 from podnet.cli.lint_cmd import read_texts
 from podnet.cli.printers import to_json
 from podnet.cluster.gcpause import paused_gc
@@ -40,16 +40,6 @@ FORMATS = ("text", "json")
 
 #: Probe(netns, ip, port, protocol) → (connected, detail)
 Probe = Callable[[str, str, int, str], tuple[bool, str]]
-
-
-def _fmt(output: str | None) -> str:
-    fmt = (output or "text").strip()
-    if fmt not in FORMATS:
-        raise CliError(
-            f'error: unable to match a printer suitable for the output format "{fmt}", '
-            f"allowed formats are: {','.join(FORMATS)}"
-        )
-    return fmt
 
 
 # ------------------------------------------------------------------------------------ live
@@ -143,7 +133,7 @@ def check_cmd(ctx: click.Context, specs: tuple[str, ...], live: bool, junit: str
     """Check connectivity expectations (ConnectivityCheck specs) against the manifests (-f) or
     the stored cluster; with --live, on the running cluster. Exit 0 only if all pass."""
     opts = options(ctx)
-    fmt = _fmt(opts.output)
+    fmt = output_format(opts.output, FORMATS, "text")
     stdin_text = sys.stdin.read() if "-" in specs else None
     loaded = read_paths(specs, stdin_text)
     if loaded.errors:

@@ -119,6 +119,19 @@ def common_options(f: F) -> F:
     return f
 
 
+def output_format(output: str | None, allowed: tuple[str, ...], default: str = "") -> str:
+    """The ``-o`` value (``default`` when not given), or kubectl's error naming the formats the
+    command prints; an ``""`` in ``allowed`` is its plain output and goes unnamed."""
+    fmt = (output or default).strip()
+    if fmt not in allowed:
+        shown = ",".join(f for f in allowed if f)
+        raise CliError(
+            f'error: unable to match a printer suitable for the output format "{fmt}", '
+            f"allowed formats are: {shown}"
+        )
+    return fmt
+
+
 # ------------------------------------------------------------------------------------ inputs
 
 

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from podnet.api.core import Container, Node, Pod, Probe, Service
+from podnet.api.defaults import default_protocol
 from podnet.api.discovery import EndpointSlice
-from podnet.api.meta import Resource
+from podnet.api.meta import Resource, parse_time
 from podnet.api.networking import (
     Ingress,
     IngressBackend,
@@ -32,7 +33,6 @@ from podnet.cli.printers import (
     list_with_more,
     network_model,
     node_roles,
-    parse_time,
     since,
 )
 from podnet.cli.tabwriter import tabulate_text
@@ -121,8 +121,8 @@ def _restarts(pod: Pod, container: str) -> int:
 def _container(w: _Writer, c: Container, pod: Pod) -> None:
     w.write(1, f"{c.name}:\n")
     w.write(2, f"Image:\t{c.image}\n")
-    ports = ", ".join(f"{p.container_port}/{p.protocol or 'TCP'}" for p in c.ports)
-    host_ports = ", ".join(f"{p.host_port}/{p.protocol or 'TCP'}" for p in c.ports)
+    ports = ", ".join(f"{p.container_port}/{default_protocol(p.protocol)}" for p in c.ports)
+    host_ports = ", ".join(f"{p.host_port}/{default_protocol(p.protocol)}" for p in c.ports)
     if "," in ports:
         w.write(2, f"Ports:\t{ports}\n")
         w.write(2, f"Host Ports:\t{host_ports}\n")
@@ -319,7 +319,7 @@ def describe_service(svc: Service, state: ClusterState, now: dt.datetime) -> str
     slices = state.endpoint_slices(svc.namespace, svc.name)
     for p in spec.ports:
         name = p.name or "<unset>"
-        proto = p.protocol or "TCP"
+        proto = default_protocol(p.protocol)
         w.write(0, f"Port:\t{name}\t{p.port}/{proto}\n")
         target = p.target_port if p.target_port is not None else p.port
         w.write(0, f"TargetPort:\t{target}/{proto}\n")
@@ -435,7 +435,7 @@ def _policy_ports(w: _Writer, ports: Sequence[NetworkPolicyPort], indent: str) -
         number = "<any>" if port.port is None else str(port.port)
         if port.end_port is not None:
             number += f"-{port.end_port}"
-        w.write(0, f"{indent}To Port: {number}/{port.protocol or 'TCP'}\n")
+        w.write(0, f"{indent}To Port: {number}/{default_protocol(port.protocol)}\n")
 
 
 def describe_network_policy(np: NetworkPolicy, state: ClusterState, now: dt.datetime) -> str:

@@ -23,7 +23,7 @@ import sys
 import click
 
 from podnet.api.loader import LoadResult, ManifestError, read_paths
-from podnet.cli.context import CliError, apply_config_flags, common_options, options
+from podnet.cli.context import CliError, apply_config_flags, common_options, options, output_format
 from podnet.cli.printers import to_json
 from podnet.cluster.admission import admit, check, config_from_documents, default_all
 from podnet.cluster.config import DEFAULT, ClusterConfig
@@ -80,10 +80,7 @@ def diff_cmd(ctx: click.Context, base: tuple[str, ...], head: tuple[str, ...], f
     """Show what changes between two versions of the manifests, in behaviour: reachability,
     DNS names, Ingress URLs, Service endpoints."""
     opts = options(ctx)
-    fmt = (opts.output or "text").strip()
-    if fmt not in FORMATS:
-        raise CliError(f'error: unable to match a printer suitable for the output format "{fmt}", '
-                       f"allowed formats are: {','.join(FORMATS)}")
+    fmt = output_format(opts.output, FORMATS, "text")
     if opts.filenames:
         raise CliError("error: diff reads --base and --head, not -f")
     stdin = sys.stdin.read() if "-" in base or "-" in head else None

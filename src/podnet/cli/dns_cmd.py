@@ -88,7 +88,7 @@ import dns.rrset
 
 from podnet.api.core import Pod
 from podnet.cli import store
-from podnet.cli.context import CliError, Options, common_options, options, resolve
+from podnet.cli.context import CliError, Options, common_options, options, output_format, resolve
 from podnet.cli.printers import to_json
 from podnet.cluster.state import ClusterState
 from podnet.cluster.system import dns_ip
@@ -221,11 +221,7 @@ def cluster_dns_of(state: ClusterState) -> tuple[str, ...]:
 
 
 def _output(opts: Options) -> str:
-    fmt = (opts.output or "").strip()
-    if fmt not in ("", "json"):
-        raise CliError(f'error: unable to match a printer suitable for the output format "{fmt}", '
-                       "allowed formats are: json")
-    return fmt
+    return output_format(opts.output, ("", "json"))
 
 
 # ------------------------------------------------------------------------------------ the group

@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 import click
 
 from podnet.cli import store
-from podnet.cli.context import CliError, Options, common_options, options, resolve
+from podnet.cli.context import CliError, Options, common_options, options, output_format, resolve
 from podnet.cluster.state import ClusterState
 from podnet.ingress.certs import FAKE_CERT_CN
 from podnet.ingress.model import Endpoint, Request, Upstream, Verdict
@@ -180,12 +180,7 @@ def route_cmd(
     import random
 
     opts = options(ctx)
-    fmt = (opts.output or "").strip()
-    if fmt not in ("", "json"):
-        raise CliError(
-            f'error: unable to match a printer suitable for the output format "{fmt}", '
-            "allowed formats are: json"
-        )
+    fmt = output_format(opts.output, ("", "json"))
     scheme, netloc, target = _parse_url(url)
     host_header = host if host is not None else netloc
     if scheme == "https":
@@ -363,6 +358,19 @@ def serve_cmd(
     ctx.exit(code)
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _stop_event(loop: asyncio.AbstractEventLoop) -> asyncio.Event:
+    """An event SIGTERM and SIGINT set, so that the command stops its servers cleanly on either;
+    where the loop cannot handle signals (not the main thread), none is installed."""
+    stop = asyncio.Event()
+    for sig in _STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def _run_serve(
     setup: _Setup,
     table: RouteTable,
@@ -374,15 +382,13 @@ def _run_serve(
     poll: float,
 ) -> int:
     from podnet.servers.backend import EmulatedBackends, specs_for
-    from podnet.servers.ingress import IngressProxy, addr_text, new_event_loop
+    from podnet.servers.ingress import IngressProxy, addr_text
     from podnet.servers.ingress_tls import CertStore
+    from podnet.servers.runtime import new_event_loop
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = _stop_event(loop)
         backends = EmulatedBackends()
         if mapping is not None:
             resolver = _map_resolver(mapping)
@@ -419,7 +425,7 @@ def _run_serve(
         finally:
             await proxy.stop()
             await backends.stop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in _STOP_SIGNALS:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
 
@@ -450,17 +456,13 @@ def _backends_resolver(backends: EmulatedBackends) -> Callable[[Upstream, Endpoi
 def backends_cmd(ctx: click.Context, map_out: str | None) -> None:
     """Run only the emulated pods of the Ingress backends (e.g. for another proxy to use)."""
     from podnet.servers.backend import EmulatedBackends, specs_for
-    from podnet.servers.ingress import new_event_loop
+    from podnet.servers.runtime import new_event_loop
 
     opts = options(ctx)
     table = RouteTable.build(_Setup(opts).load())
 
     async def main() -> int:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = _stop_event(asyncio.get_running_loop())
         backends = EmulatedBackends()
         try:
             await backends.start(specs_for(table))

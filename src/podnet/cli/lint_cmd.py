@@ -29,8 +29,16 @@ from pathlib import Path
 import click
 
 from podnet.api.loader import ManifestError, read_paths
+from podnet.api.meta import parse_time
 from podnet.cli import store
-from podnet.cli.context import CliError, apply_config_flags, common_options, no_cluster, options
+from podnet.cli.context import (
+    CliError,
+    apply_config_flags,
+    common_options,
+    no_cluster,
+    options,
+    output_format,
+)
 from podnet.cli.printers import to_json
 from podnet.cluster.config import DEFAULT
 from podnet.sim.findings import Severity
@@ -77,24 +85,13 @@ def read_texts(paths: list[str], stdin_text: str | None) -> dict[str, str]:
     return texts
 
 
-def _fmt(output: str | None) -> str:
-    fmt = (output or "text").strip()
-    if fmt not in FORMATS:
-        raise CliError(
-            f'error: unable to match a printer suitable for the output format "{fmt}", '
-            f"allowed formats are: {','.join(FORMATS)}"
-        )
-    return fmt
-
-
 def _now(text: str | None) -> datetime:
     if not text:
         return datetime.now(timezone.utc)
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise CliError(f'error: --now "{text}": expected an RFC 3339 time') from e
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    t = parse_time(text)
+    if t is None:
+        raise CliError(f'error: --now "{text}": expected an RFC 3339 time')
+    return t
 
 
 def ignore_entries(ignore: tuple[str, ...], ignore_file: str | None) -> list[IgnoreEntry]:
@@ -129,7 +126,7 @@ def lint_cmd(ctx: click.Context, fail_on: str, ignore: tuple[str, ...], ignore_f
     Reads the manifests of -f PATH… (or the stored cluster). -o text|json|sarif.
     """
     opts = options(ctx)
-    fmt = _fmt(opts.output)
+    fmt = output_format(opts.output, FORMATS, "text")
     if list_rules:
         catalogue = all_rules()
         if fmt == "json":

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from podnet.cli.context import CliError, Options, common_options, options, resolve
+from podnet.cli.context import CliError, Options, common_options, options, output_format, resolve
 from podnet.plugins import build_plan, context_of
 from podnet.plugins.calico import bgp_view
 from podnet.plugins.plan import NetworkPlan
@@ -26,13 +26,7 @@ _NODE_KEY = "podnet.plan.node"
 
 
 def _format(output: str | None) -> str:
-    fmt = (output or "text").strip()
-    if fmt not in _FORMATS:
-        raise CliError(
-            f'error: unable to match a printer suitable for the output format "{fmt}", '
-            f"allowed formats are: {','.join(_FORMATS)}"
-        )
-    return fmt
+    return output_format(output, _FORMATS, "text")
 
 
 def _build(opts: Options) -> NetworkPlan:

@@ -28,9 +28,9 @@ from typing import Any
 
 import click
 
-from podnet.cli.context import CliError, Options, common_options, options, resolve
+from podnet.api.defaults import normalize_protocol
+from podnet.cli.context import CliError, Options, common_options, options, output_format, resolve
 from podnet.cli.printers import to_json
-from podnet.cli.trace_cmd import output_format
 from podnet.cluster.state import ClusterState
 from podnet.policy import (
     PolicyIndex,
@@ -42,7 +42,7 @@ from podnet.policy import (
     reachability,
     verdict,
 )
-from podnet.policy.index import Endpoint, normalize_protocol
+from podnet.policy.index import Endpoint
 from podnet.sim.endpoints import TraceError, canonical_ip, lookup_pod, pod_port
 from podnet.sim.plugin_plan import host_interfaces
 
@@ -82,7 +82,7 @@ def _endpoint(index: PolicyIndex, state: ClusterState, text: str, opts: Options)
 
 def _port(spec: str, dst: Endpoint, state: ClusterState) -> tuple[int, str]:
     port_text, _, proto_text = spec.partition("/")
-    proto = normalize_protocol(proto_text or "TCP")
+    proto = normalize_protocol(proto_text)
     if proto not in ("TCP", "UDP", "SCTP"):
         raise CliError(f'error: unsupported protocol "{proto_text}": supported values: "TCP", '
                        '"UDP", "SCTP"')

@@ -27,9 +27,10 @@ from podnet.api.core import (
     Service,
     ServicePort,
 )
+from podnet.api.defaults import default_protocol
 from podnet.api.discovery import EndpointSlice
 from podnet.api.loader import dump_yaml
-from podnet.api.meta import Resource
+from podnet.api.meta import Resource, parse_time
 from podnet.api.networking import Ingress, IngressClass, NetworkPolicy
 from podnet.api.selectors import LabelSelector
 from podnet.api.workloads import CronJob, DaemonSet, Deployment, Job, ReplicaSet, StatefulSet
@@ -66,16 +67,6 @@ def network_model(plugin: PluginConfig) -> str:
 
 
 # ------------------------------------------------------------------------------------ time
-
-
-def parse_time(ts: str | None) -> dt.datetime | None:
-    if not ts:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
 def human_duration(seconds: float) -> str:
@@ -161,7 +152,7 @@ def service_ports(ports: Sequence[ServicePort]) -> str:
     """makePortString: ``80/TCP``, ``80:30080/TCP``."""
     pieces = []
     for p in ports:
-        proto = p.protocol or "TCP"
+        proto = default_protocol(p.protocol)
         if p.node_port:
             pieces.append(f"{p.port}:{p.node_port}/{proto}")
         else:
@@ -277,7 +268,7 @@ def endpoints_objects(state: ClusterState, namespace: str | None) -> list[dict[s
         subsets: dict[tuple[tuple[str, int, str], ...], dict[str, list[dict[str, Any]]]] = {}
         for s in slices:
             ports = tuple(
-                (p.name or "", p.port or 0, p.protocol or "TCP") for p in s.ports if p.port
+                (p.name or "", p.port or 0, default_protocol(p.protocol)) for p in s.ports if p.port
             )
             bucket = subsets.setdefault(ports, {"addresses": [], "notReadyAddresses": []})
             for e in s.endpoints:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import click
 
 from podnet.api.loader import dump_yaml
-from podnet.cli.context import CliError, common_options, options, resolve
+from podnet.cli.context import CliError, common_options, options, output_format, resolve
 from podnet.cli.printers import to_json
 from podnet.cluster.state import ClusterState
 from podnet.sim.endpoints import TraceError
@@ -36,17 +36,6 @@ from podnet.sim.trace import Trace, trace
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 FORMATS = ("", "text", "json", "yaml")
-
-
-def output_format(output: str | None, allowed: tuple[str, ...] = FORMATS) -> str:
-    fmt = (output or "").strip()
-    if fmt not in allowed:
-        shown = ",".join(f for f in allowed if f)
-        raise CliError(
-            f'error: unable to match a printer suitable for the output format "{fmt}", '
-            f"allowed formats are: {shown}"
-        )
-    return fmt
 
 
 @click.command("trace", context_settings=CONTEXT_SETTINGS)
@@ -72,7 +61,7 @@ def trace_cmd(ctx: click.Context, from_: str, to: str, protocol: str, connection
     TO:   NS/POD:PORT, svc/NS/NAME:PORT, IP:PORT, or NAME:PORT (resolved from FROM).
     """
     opts = options(ctx)
-    fmt = output_format(opts.output)
+    fmt = output_format(opts.output, FORMATS)
     target = resolve(opts)
     try:
         result = trace(target.state, from_, to, protocol, connections, seed, size,

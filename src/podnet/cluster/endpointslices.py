@@ -38,13 +38,12 @@ shortest candidate list its selector names instead of scanning every pod.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from podnet.api.core import Node, Pod, Service, ServicePort
-from podnet.api.defaults import stable_uid
+from podnet.api.core import Node, Pod, Service, ServicePort, ip_family
+from podnet.api.defaults import default_protocol, stable_uid
 from podnet.api.discovery import (
     MANAGED_BY_CONTROLLER,
     MANAGED_BY_LABEL,
@@ -137,24 +136,23 @@ class _PodIndex:
 
 
 def _find_port(pod: Pod, sp: ServicePort) -> int | None:
-    """``findPort``: a numeric targetPort is used as is; a name is looked up in the pod."""
+    """``findPort``: a numeric targetPort is used as is; a name is looked up, with the Service
+    port's protocol, in the ports of the containers and then of the restartable init containers
+    (kubelet's probes resolve names differently: :func:`podnet.cluster.probes.resolve_port`)."""
     target = sp.target_port
     if target is None:
         return sp.port
     if isinstance(target, int):
         return target
-    protocol = sp.protocol or "TCP"
-    for c in pod.spec.containers:
-        for p in c.ports:
-            if p.name == target and (p.protocol or "TCP") == protocol:
-                return p.container_port
-    for c in pod.spec.init_containers:
-        if c.restart_policy != "Always":
-            continue
-        for p in c.ports:
-            if p.name == target and (p.protocol or "TCP") == protocol:
-                return p.container_port
-    return None
+    protocol = default_protocol(sp.protocol)
+    return next(
+        (
+            p.container_port
+            for p in pod.spec.all_ports()
+            if p.name == target and default_protocol(p.protocol) == protocol
+        ),
+        None,
+    )
 
 
 def resolve_ports(svc: Service, pod: Pod) -> tuple[EndpointPort, ...]:
@@ -167,7 +165,7 @@ def resolve_ports(svc: Service, pod: Pod) -> tuple[EndpointPort, ...]:
         out.append(
             EndpointPort(
                 name=sp.name,
-                protocol=sp.protocol or "TCP",
+                protocol=default_protocol(sp.protocol),
                 port=number,
                 app_protocol=sp.app_protocol,
             )
@@ -186,7 +184,7 @@ def _address_types(svc: Service) -> list[str]:
     ip = svc.spec.cluster_ip
     if ip and ip != "None":
         try:
-            return ["IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"]
+            return [ip_family(ip)]
         except ValueError:
             return ["IPv4"]
     return ["IPv4", "IPv6"]

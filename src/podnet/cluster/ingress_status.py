@@ -26,12 +26,11 @@ snapshot of a real cluster carried one).
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import replace
 
 from podnet.api.core import LoadBalancerIngress, Service
-from podnet.api.meta import Resource
+from podnet.api.meta import Resource, creation_time
 from podnet.api.networking import (
     LEGACY_CLASS_ANNOTATION,
     Ingress,
@@ -51,27 +50,13 @@ __all__ = ["default_class", "publish_addresses", "update"]
 #: ingress-nginx's ``--ingress-class`` value, matched against the legacy annotation.
 NGINX_CLASS_NAME = "nginx"
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-
-
-def _created(obj: Resource) -> _dt.datetime:
-    ts = obj.metadata.creation_timestamp
-    if not ts:
-        return _EPOCH
-    try:
-        parsed = _dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return _EPOCH
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.timezone.utc)
-
-
 def default_class(classes: Sequence[IngressClass]) -> IngressClass | None:
     """The class the admission plugin defaults to: the newest default-annotated one."""
     defaults = [c for c in classes if c.is_default]
     if not defaults:
         return None
     defaults.sort(key=lambda c: c.metadata.name)
-    defaults.sort(key=_created, reverse=True)
+    defaults.sort(key=creation_time, reverse=True)
     return defaults[0]
 
 

@@ -60,7 +60,8 @@ from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 from podnet.api.core import Condition, Node, Pod, PodSpec, PodStatus, Taint, Toleration
-from podnet.api.frozen import FrozenDict
+from podnet.api.defaults import default_protocol
+from podnet.api.selectors import Selector
 from podnet.cluster.state import ClusterState
 
 __all__ = [
@@ -280,25 +281,29 @@ def _required_terms(affinity: Mapping[str, Any] | None) -> tuple[Mapping[str, An
 class NodeMatcher:
     """A pod's node selection (``nodeSelector`` AND required node affinity), compiled once.
 
+    ``nodeSelector`` is an equality label selector, as upstream's ``labels.SelectorFromSet``.
+    The affinity terms stay raw and are matched here: their requirements have the node-only
+    operators Gt and Lt, and their values are whatever the manifest held (nothing validates
+    affinity), which the label-selector compiler is not meant to take.
+
     ``names`` is NodeAffinity's PreFilter result: the node names every term is restricted to
     by ``matchFields metadata.name In``, or None when some term allows any node. An empty set
     means the terms conflict and no node can match.
     """
 
-    node_selector: FrozenDict[str, str]
+    node_selector: Selector
     terms: tuple[Mapping[str, Any], ...] | None
     names: frozenset[str] | None
 
     @staticmethod
     def of(spec: PodSpec) -> NodeMatcher:
         terms = _required_terms(spec.affinity)
-        return NodeMatcher(spec.node_selector, terms, _prefilter_names(terms))
+        return NodeMatcher(Selector.from_map(spec.node_selector), terms, _prefilter_names(terms))
 
     def matches(self, node: Node) -> bool:
         labels = node.metadata.labels
-        for k, v in self.node_selector.items():
-            if labels.get(k) != v:
-                return False
+        if not self.node_selector.matches(labels):
+            return False
         if self.terms is None:
             return True
         name = node.metadata.name
@@ -344,7 +349,7 @@ def host_ports(spec: PodSpec) -> tuple[HostPort, ...]:
     for p in spec.all_ports():
         port = p.host_port or (p.container_port if spec.host_network else 0)
         if port:
-            out.append((p.host_ip or "0.0.0.0", p.protocol or "TCP", port))
+            out.append((p.host_ip or "0.0.0.0", default_protocol(p.protocol), port))
     return tuple(out)
 
 

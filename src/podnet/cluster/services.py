@@ -40,7 +40,14 @@ import ipaddress
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from podnet.api.core import LoadBalancerIngress, LoadBalancerStatus, Node, Service, ServicePort
+from podnet.api.core import (
+    LoadBalancerIngress,
+    LoadBalancerStatus,
+    Node,
+    Service,
+    ServicePort,
+    ip_family,
+)
 from podnet.api.errors import FieldError, InvalidObjectError
 from podnet.api.meta import ObjectRef
 from podnet.cluster.allocators import (
@@ -73,10 +80,6 @@ def needs_health_check(svc: Service) -> bool:
     """``apiservice.NeedsHealthCheck``: kube-proxy serves a health check port only for
     LoadBalancer Services that keep traffic on the node (``externalTrafficPolicy: Local``)."""
     return svc.spec.type == "LoadBalancer" and svc.spec.external_traffic_policy == "Local"
-
-
-def _family_of(ip: str) -> str:
-    return IPV6 if ipaddress.ip_address(ip).version == 6 else IPV4
 
 
 def _version(family: str) -> int:
@@ -296,7 +299,7 @@ def _init_ip_families(w: _Work, al: _Allocators) -> None:
             )
     if not (w.cluster_ips and w.cluster_ips[0] == NONE):
         for i, ip in enumerate(w.cluster_ips[: len(w.families)]):
-            if ip and _family_of(ip) != w.families[i]:
+            if ip and ip_family(ip) != w.families[i]:
                 errors.append(
                     FieldError.invalid(
                         f"spec.clusterIPs[{i}]",
@@ -331,7 +334,7 @@ def _init_ip_families(w: _Work, al: _Allocators) -> None:
             break
         if ip == "":
             continue
-        fam = _family_of(ip)
+        fam = ip_family(ip)
         if i >= len(w.families):
             if fam not in al.by_family:
                 errors.append(

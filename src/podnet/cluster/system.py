@@ -32,7 +32,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from podnet.api.core import ConfigMap, Namespace, Node, Service
+from podnet.api.core import ConfigMap, Namespace, Node, Service, ip_family
 from podnet.api.defaults import apply_defaults
 from podnet.api.discovery import SERVICE_NAME_LABEL, EndpointSlice
 from podnet.api.meta import Resource
@@ -94,10 +94,6 @@ def apiserver_ip(config: ClusterConfig) -> str:
 def dns_ip(config: ClusterConfig) -> str:
     """ClusterIP of ``kube-system/kube-dns``: the tenth address of the primary service CIDR."""
     return _nth_address(config.service_subnets[0], DNS_SERVICE_INDEX)
-
-
-def _family(ip: str) -> str:
-    return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
 
 
 def dns_node(nodes: tuple[Node, ...]) -> Node | None:
@@ -177,7 +173,7 @@ def _kubernetes_service(config: ClusterConfig) -> Service:
                 "type": "ClusterIP",
                 "clusterIP": ip,
                 "clusterIPs": [ip],
-                "ipFamilies": [_family(ip)],
+                "ipFamilies": [ip_family(ip)],
                 "ipFamilyPolicy": "SingleStack",
                 "ports": [
                     {"name": "https", "port": 443, "protocol": "TCP", "targetPort": APISERVER_PORT}
@@ -190,12 +186,11 @@ def _kubernetes_service(config: ClusterConfig) -> Service:
 
 def _kubernetes_slice(config: ClusterConfig, nodes: tuple[Node, ...]) -> EndpointSlice:
     """The API server's own slice: every control-plane node's address of the service family."""
-    family = _family(apiserver_ip(config))
-    version = 6 if family == "IPv6" else 4
+    family = ip_family(apiserver_ip(config))
     ips: set[str] = set()
     for node in _control_plane_nodes(nodes):
         for ip in node.internal_ips:
-            if ipaddress.ip_address(ip).version == version:
+            if ip_family(ip) == family:
                 ips.add(ip)
                 break
     endpoints = [{"addresses": [ip], "conditions": {"ready": True}} for ip in sorted(ips)]

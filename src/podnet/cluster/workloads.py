@@ -57,7 +57,7 @@ import hashlib
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -215,6 +215,17 @@ class _Context:
     given_rs_names: set[tuple[str, str]]
     out: list[Resource]
 
+    def claim_name(self, namespace: str, name_of: Callable[[int], str], counter: int = 0) -> tuple[str, int]:
+        """The first of ``name_of(counter)``, ``name_of(counter + 1)``, … that no pod of
+        ``namespace`` has, now taken; and the counter to go on from. Counting from a fixed start
+        is what makes the same cluster description always give the same pod names."""
+        while True:
+            name = name_of(counter)
+            counter += 1
+            if (namespace, name) not in self.taken:
+                self.taken.add((namespace, name))
+                return name, counter
+
 
 def _context(objects: Sequence[Resource], nodes: tuple[Node, ...], previous: ClusterState | None) -> _Context:
     taken: set[tuple[str, str]] = set()
@@ -364,12 +375,7 @@ def _replica_pods(
         ctx.out.append(_refresh(p, ctx))
     counter = 0
     for _ in range(want - len(kept)):
-        while True:
-            pod_name = generate_name(prefix, str(counter))
-            counter += 1
-            if (ns, pod_name) not in ctx.taken:
-                break
-        ctx.taken.add((ns, pod_name))
+        pod_name, counter = ctx.claim_name(ns, lambda k: generate_name(prefix, str(k)), counter)
         ctx.out.append(maker.make(pod_name))
 
 
@@ -599,13 +605,9 @@ def _daemonset(ctx: _Context, ds: DaemonSet) -> None:
             ctx.taken.add((ns, before.metadata.name))
             ctx.out.append(before)
             continue
-        counter = 0
-        while True:
-            pod_name = generate_name(maker.generate_name, f"{node_name}/{revision}/{counter}")
-            counter += 1
-            if (ns, pod_name) not in ctx.taken:
-                break
-        ctx.taken.add((ns, pod_name))
+        pod_name, _ = ctx.claim_name(
+            ns, lambda k: generate_name(maker.generate_name, f"{node_name}/{revision}/{k}")
+        )
         pod_spec = evolve(base_spec, node_name=node_name, affinity=_pinned_affinity(template.spec.affinity, node_name))
         ctx.out.append(maker.make(pod_name, spec=pod_spec))
 
@@ -640,12 +642,7 @@ def _job(ctx: _Context, job: Job) -> None:
             ctx.out.append(_refresh(p, ctx))
         counter = 0
         for _ in range(want - len(kept)):
-            while True:
-                pod_name = job_pod_name(name, counter)
-                counter += 1
-                if (ns, pod_name) not in ctx.taken:
-                    break
-            ctx.taken.add((ns, pod_name))
+            pod_name, counter = ctx.claim_name(ns, lambda k: job_pod_name(name, k), counter)
             ctx.out.append(maker.make(pod_name))
         return
 
@@ -664,13 +661,7 @@ def _job(ctx: _Context, job: Job) -> None:
             ctx.taken.add((ns, before.metadata.name))
             ctx.out.append(_refresh(before, ctx))
             continue
-        counter = 0
-        while True:
-            pod_name = job_pod_name(name, counter, index)
-            counter += 1
-            if (ns, pod_name) not in ctx.taken:
-                break
-        ctx.taken.add((ns, pod_name))
+        pod_name, _ = ctx.claim_name(ns, lambda k: job_pod_name(name, k, index))
         idx = str(index)
         pod_spec = template.spec
         if not pod_spec.hostname:

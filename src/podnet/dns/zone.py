@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from podnet.api.core import Pod, Service
+from podnet.api.defaults import default_protocol
 from podnet.api.discovery import EndpointSlice
 from podnet.cluster.state import ClusterState
 from podnet.dns.names import dashed_ip
@@ -227,7 +228,7 @@ def build_index(
         headless = spec.cluster_ip == "None" or (bool(spec.cluster_ips) and spec.cluster_ips[0] == "None")
         ips = tuple(_canon(ip) for ip in svc.cluster_ips)
         if spec.ports:
-            ports = tuple(PortEntry(p.name, p.protocol or "TCP", p.port) for p in spec.ports)
+            ports = tuple(PortEntry(p.name, default_protocol(p.protocol), p.port) for p in spec.ports)
         else:
             ports = (PortEntry("", "", -1),)
         by_label: dict[str, list[tuple[Address, Subset]]] = {}

@@ -32,14 +32,14 @@ with a 301 to ``/aaa/bbb/``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from podnet.api.core import ConfigMap, Secret, Service
+from podnet.api.defaults import default_protocol
 from podnet.api.discovery import EndpointSlice
-from podnet.api.meta import Resource
+from podnet.api.meta import Resource, creation_time
 from podnet.api.networking import (
     DEFAULT_CLASS_ANNOTATION,
     LEGACY_CLASS_ANNOTATION,
@@ -75,7 +75,6 @@ LEGACY_CLASS = "nginx"
 #: Where ingress-nginx's ConfigMap lives (``--configmap``).
 CONFIGMAP = ("ingress-nginx", "ingress-nginx-controller")
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 #: A random integer in [1, n] (Lua's ``math.random(n)``), for canary weights.
 Roll = Callable[[int], int]
@@ -142,22 +141,11 @@ _Layout = tuple[dict[str, Location], list[tuple[str, Location]], list[tuple[re.P
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _created(obj: Resource) -> _dt.datetime:
-    ts = obj.metadata.creation_timestamp
-    if not ts:
-        return _EPOCH
-    try:
-        t = _dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return _EPOCH
-    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
-
-
 def sort_ingresses(ingresses: Iterable[Ingress]) -> list[Ingress]:
     """ingress-nginx ``sortIngressSlice``: oldest first; equal timestamps by namespace/name,
     *descending* (its comparator returns ``in > jn``)."""
     out = sorted(ingresses, key=lambda i: i.qualified_name, reverse=True)
-    out.sort(key=_created)
+    out.sort(key=creation_time)
     return out
 
 
@@ -216,7 +204,7 @@ def _default_class(classes: Iterable[IngressClass]) -> IngressClass | None:
     if not defaults:
         return None
     defaults.sort(key=lambda c: c.metadata.name)
-    defaults.sort(key=_created, reverse=True)
+    defaults.sort(key=creation_time, reverse=True)
     return defaults[0]
 
 
@@ -386,7 +374,7 @@ class RouteTable:
                 ports.append(target_int)
             else:
                 for ep_port in sl_ports:
-                    if (ep_port.protocol or "TCP") != "TCP":
+                    if default_protocol(ep_port.protocol) != "TCP":
                         continue
                     tport = 0
                     if not sp.name:

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from podnet.api.core import Pod
+from podnet.api.defaults import normalize_protocol
 from podnet.policy.index import (
     CompiledPolicy,
     Endpoint,
@@ -62,7 +63,6 @@ from podnet.policy.index import (
     PeerMatch,
     PolicyIndex,
     RuleMatch,
-    normalize_protocol,
 )
 
 Direction = Literal["egress", "ingress"]

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
 from podnet.api.core import Namespace, Pod
+from podnet.api.defaults import normalize_protocol
 from podnet.api.networking import IPBlock, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort
 from podnet.api.selectors import LabelSelector, Requirement, Selector
 from podnet.cluster.gcpause import paused_gc
@@ -48,11 +49,6 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 PROTOCOLS = ("TCP", "UDP", "SCTP")
-
-
-def normalize_protocol(protocol: str | None) -> str:
-    """``tcp`` → ``TCP``; the API's default (TCP) when absent."""
-    return (protocol or "TCP").upper()
 
 
 def bits(mask: int) -> Iterable[int]:
@@ -922,5 +918,4 @@ __all__ = [
     "RuleMatch",
     "UnknownEndpoint",
     "bits",
-    "normalize_protocol",
 ]

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from podnet.policy.index import PolicyIndex, normalize_protocol
+from podnet.api.defaults import normalize_protocol
+from podnet.policy.index import PolicyIndex
 
 _MARKS = str.maketrans({"1": ".", "0": "X"})
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from podnet.api.core import Node, Pod, Service
+from podnet.api.defaults import normalize_protocol
 from podnet.api.discovery import Endpoint, EndpointSlice
 from podnet.api.frozen import FrozenDict
 from podnet.cluster.config import ClusterConfig
@@ -415,7 +416,7 @@ def _slice_endpoints(
         for p in sl.ports:
             if not p.port:
                 continue  # kube-proxy ignores a slice port without a number
-            bucket = out.setdefault((p.name or "", (p.protocol or "TCP").upper()), {})
+            bucket = out.setdefault((p.name or "", normalize_protocol(p.protocol)), {})
             port = p.port
             for b in bases:
                 ep = EndpointInfo(b[0], port, *b[1:])
@@ -457,7 +458,7 @@ def build_entry(svc: Service, slices: Iterable[EndpointSlice]) -> ServiceEntry:
     spec = svc.spec
     stype = spec.type or "ClusterIP"
     ns, name = svc.namespace, svc.name
-    spec_ports = tuple((p.name, p.port, (p.protocol or "TCP").upper()) for p in spec.ports)
+    spec_ports = tuple((p.name, p.port, normalize_protocol(p.protocol)) for p in spec.ports)
     cluster_ips = tuple(
         ip for ip in (parse_ip_sloppy(x) for x in svc.cluster_ips) if ip is not None
     )
@@ -497,7 +498,7 @@ def build_entry(svc: Service, slices: Iterable[EndpointSlice]) -> ServiceEntry:
             continue
         eps_by_port = _slice_endpoints(slices, family)
         for p in spec.ports:
-            proto = (p.protocol or "TCP").upper()
+            proto = normalize_protocol(p.protocol)
             spn = ServicePortName(ns, name, p.name, proto)
             bucket = eps_by_port.get((p.name, proto), {})
             endpoints = tuple(bucket[k] for k in sorted(bucket))

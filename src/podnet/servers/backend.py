@@ -25,10 +25,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import email.utils
 import hashlib
 import ssl
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
@@ -37,6 +35,7 @@ import httptools
 
 from podnet.ingress.echo import answer_body
 from podnet.ingress.table import RouteTable
+from podnet.servers.runtime import HttpDate
 
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _TLS_PROTOCOLS = ("HTTPS", "AUTO_HTTP", "GRPCS")
@@ -78,21 +77,6 @@ def specs_for(table: RouteTable) -> list[BackendSpec]:
             tls = ups.name in tls_upstreams or (key in out and out[key].tls)
             out[key] = BackendSpec(key, ep.pod, tls)
     return [out[k] for k in sorted(out)]
-
-
-class _Date:
-    """The ``Date`` header value, recomputed once a second."""
-
-    value = b""
-    at = 0
-
-    @classmethod
-    def get(cls) -> bytes:
-        now = int(time.time())
-        if now != cls.at:
-            cls.at = now
-            cls.value = email.utils.formatdate(now, usegmt=True).encode()
-        return cls.value
 
 
 class _BackendProtocol(asyncio.Protocol):
@@ -174,7 +158,7 @@ class _BackendProtocol(asyncio.Protocol):
         keep = self.parser.should_keep_alive()
         head = (
             b"HTTP/1.1 200 OK\r\nServer: podnet-pod\r\nDate: "
-            + _Date.get()
+            + HttpDate.get()
             + b"\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode()
             + (b"\r\nX-Backend-Scheme: https" if self.tls else b"")

@@ -119,21 +119,12 @@ from podnet.servers.dns_wire import (
     udp_size,
     with_ttl,
 )
+from podnet.servers.runtime import new_event_loop
 
 _T = dns.rdatatype
 _ADDRESS_TYPES = (_T.A, _T.AAAA, _T.MX)
 _NO_CACHE_TYPES = (_T.AXFR, _T.IXFR)
 _FRAME = struct.Struct("!H")
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when uvloop is importable, else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -1303,11 +1294,10 @@ def _unpack(data: bytes, pid: int) -> Any:
     return value
 
 
-def fork_call(fn: Callable[[], Any]) -> Any:
-    """``fn()`` computed in a forked child and handed back pickled: the big intermediate
-    objects (the whole ClusterState) never live in the serving process, whose heap stays small,
-    and the serving loop never waits for the GIL while a zone is rebuilt. Errors come back as
-    :class:`ChildError` (with the exception's ``errors`` lines when it had some)."""
+def _fork(fn: Callable[[], Any]) -> tuple[int, int]:
+    """Start a child that computes ``fn()`` and writes the pickled outcome to a pipe: the
+    child's pid and the pipe's read end (for :func:`_unpack`). Our buffered output is flushed
+    first, or the child would write it a second time."""
     r, w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -1316,6 +1306,15 @@ def fork_call(fn: Callable[[], Any]) -> Any:
         os.close(r)
         _child_run(fn, w)
     os.close(w)
+    return pid, r
+
+
+def fork_call(fn: Callable[[], Any]) -> Any:
+    """``fn()`` computed in a forked child and handed back pickled: the big intermediate
+    objects (the whole ClusterState) never live in the serving process, whose heap stays small,
+    and the serving loop never waits for the GIL while a zone is rebuilt. Errors come back as
+    :class:`ChildError` (with the exception's ``errors`` lines when it had some)."""
+    pid, r = _fork(fn)
     chunks = []
     with os.fdopen(r, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -1326,14 +1325,7 @@ def fork_call(fn: Callable[[], Any]) -> Any:
 async def fork_call_async(fn: Callable[[], Any]) -> Any:
     """:func:`fork_call` without blocking the event loop while the child works."""
     loop = asyncio.get_running_loop()
-    r, w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover
-        os.close(r)
-        _child_run(fn, w)
-    os.close(w)
+    pid, r = _fork(fn)
     os.set_blocking(r, False)
     chunks: list[bytes] = []
     done: asyncio.Future[None] = loop.create_future()

@@ -47,10 +47,6 @@ MONITORED_TYPES = frozenset({
 PROTO_FAMILY = (("udp", "1"), ("udp", "2"), ("tcp", "1"), ("tcp", "2"))
 
 
-def proto_family_index(protocol: str, ipv6: bool) -> int:
-    return (2 if protocol == "tcp" else 0) + (1 if ipv6 else 0)
-
-
 def type_label(qtype: str) -> str:
     return qtype if qtype in MONITORED_TYPES else "other"
 

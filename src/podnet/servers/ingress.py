@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import random
 import ssl
 import sys
@@ -57,6 +56,7 @@ from podnet.ingress.annotations import ControllerConfig
 from podnet.ingress.model import Endpoint, Request, Upstream, Verdict
 from podnet.ingress.table import RouteTable
 from podnet.servers.ingress_tls import CertStore
+from podnet.servers.runtime import HttpDate
 
 MAX_URL = 8192
 MAX_HEADER = 8192
@@ -65,29 +65,6 @@ _CLIENT_BUFFER_HIGH = 256 * 1024
 
 #: (upstream, endpoint, tls) → a loopback address to connect to, or None (no stand-in)
 Resolver = Callable[[Upstream, Endpoint, bool], "tuple[str, int] | None"]
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when uvloop is importable, else asyncio's (as the DNS server does)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
-class _Date:
-    value = b""
-    at = 0
-
-    @classmethod
-    def get(cls) -> bytes:
-        now = int(time.time())
-        if now != cls.at:
-            cls.at = now
-            cls.value = email.utils.formatdate(now, usegmt=True).encode()
-        return cls.value
 
 
 class _Limit(Exception):
@@ -814,7 +791,7 @@ class IngressProxy:
         head = (
             pages.status_line(status)
             + b"Server: nginx\r\nDate: "
-            + _Date.get()
+            + HttpDate.get()
             + b"\r\nContent-Type: text/html\r\nContent-Length: "
             + str(len(body)).encode()
             + b"\r\nConnection: close\r\n\r\n"
@@ -845,7 +822,7 @@ class IngressProxy:
         parts = [
             pages.status_line(status),
             b"Server: nginx\r\nDate: ",
-            _Date.get(),
+            HttpDate.get(),
             b"\r\nContent-Type: text/html\r\nContent-Length: ",
             str(len(body)).encode(),
             b"\r\n",
@@ -1227,7 +1204,7 @@ class IngressProxy:
                     length = value
                     break
         reason = ex.reason or pages.reason(ex.status).encode()
-        parts = [b"HTTP/1.1 %d %s\r\nServer: nginx\r\nDate: %s\r\n" % (ex.status, reason, _Date.get())]
+        parts = [b"HTTP/1.1 %d %s\r\nServer: nginx\r\nDate: %s\r\n" % (ex.status, reason, HttpDate.get())]
         for name, value in kept:
             parts.append(name + b": " + value + b"\r\n")
         if not switching:
