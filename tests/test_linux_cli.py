@@ -394,11 +394,14 @@ networking:
 """
 
 
-def test_dual_stack_builds_the_ipv4_half_and_says_so(cli: Cli, tmp_path: Path) -> None:
+def test_dual_stack_where_the_plugin_wires_ipv4_only_says_so(cli: Cli, tmp_path: Path) -> None:
+    """Under calico the IPv6 half of a dual-stack cluster stays in the model (flannel wires it:
+    tests/test_linux_dualstack.py); the summary, status and the daemon's log say so."""
     config = tmp_path / "dual.yaml"
-    config.write_text(DUAL_STACK)
+    config.write_text(DUAL_STACK + "plugin: {name: calico, mode: vxlan}\n")
     up = cli.run("up", "-d", "-f", EXAMPLE, "--config", str(config))
     assert "ipv6:    not built (fd00:10:244::/56, fd00:10:96::/112)" in up.stdout
+    assert "the calico plugin's plan is IPv4 only here" in cli.run("logs").stdout
     rt = json.loads(cli.run("status", "-o", "json").stdout)["runtime"]
     assert rt["families"] == ["IPv4"] and rt["unbuilt"] == ["fd00:10:244::/56", "fd00:10:96::/112"]
     # the model gave the pod an IPv6 address too; the real pod has the IPv4 one

@@ -4,7 +4,9 @@ probes it says; a rate limits a bulk transfer to about the rate; the daemon's li
 leaves the faults alone; ``trace`` shows them; ``down`` leaves no record. ``--delay``,
 ``--jitter`` and ``--corrupt`` are measured on a pod: with sch_netem they are netem, without it
 (this kernel, CI's) a userspace delay line whose process must go with ``fault rm`` and ``down``;
-on a link, one delay line per device the link's packets leave a node by, both ways."""
+on a link, one delay line per device the link's packets leave a node by, both ways. A pod the
+daemon re-wires live keeps its faults (applied again, the old delay lines stopped); a pod deleted
+takes its faults with it."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_linux_cli import EXAMPLE, Cli
@@ -400,6 +403,115 @@ def test_a_link_between_a_node_and_its_own_pod_refuses_delay(shop: Cli) -> None:
     assert "never leaves the node" in r.stderr
     assert json.loads(shop.run("fault", "list", "-o", "json").stdout)["faults"] == []
     assert "podnet-fault" not in tables(shop_node(shop, "worker"))
+
+
+PROBE = "data/probe"  # a bare Pod pinned to a node: applied again elsewhere, it is re-wired
+PROBE_YAML = """apiVersion: v1
+kind: Pod
+metadata: {name: probe, namespace: data, labels: {app: probe}}
+spec:
+  nodeName: %s
+  containers: [{name: c, image: busybox}]
+"""
+
+
+def until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def wired_pods(c: Cli) -> dict[str, str]:
+    return dict(json.loads(c.run("status", "-o", "json").stdout)["runtime"]["pods"])
+
+
+def records(c: Cli) -> dict[str, dict[str, Any]]:
+    """The faults in place, by id."""
+    return {f["id"]: f for f in json.loads(c.run("fault", "list", "-o", "json").stdout)["faults"]}
+
+
+def daemon_log(c: Cli) -> str:
+    return (Path(c.env["PODNET_HOME"]) / c.cluster / "logs" / "daemon.log").read_text()
+
+
+@pytest.fixture
+def probe_pod(shop: Cli, tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """``place(node)``: (re-)apply the probe pod pinned to ``node``; the pod is deleted
+    afterwards, whatever happened."""
+    manifest = tmp_path / "probe.yaml"
+
+    def place(node: str) -> None:
+        manifest.write_text(PROBE_YAML % node)
+        shop.run("apply", "-f", str(manifest))
+
+    try:
+        yield place
+    finally:
+        shop.run("delete", "pod", "probe", "-n", "data", "--ignore-not-found", check=False)
+        until(lambda: PROBE not in wired_pods(shop))
+
+
+def delayline_pids(rec: dict[str, Any]) -> list[int]:
+    return [int(d["pid"]) for d in rec["applied"].get("delayline") or []]
+
+
+@pytest.mark.parametrize("target", [(PROBE,), ("link", PROBE, DB1)], ids=["pod", "link"])
+def test_faults_follow_a_pod_the_daemon_rewires(shop: Cli, probe_pod: Callable[[str], None],
+                                                target: tuple[str, ...]) -> None:
+    """The probe moves from worker to control-plane (new namespace, veth, address, node): its
+    fault is applied again — the old delay lines stopped, the old node's tables gone — and the
+    delay is back; a fault on another pod is left alone; deleting the probe removes its fault
+    and its record, and only that one."""
+    from podnet.linux import processes
+
+    mark = len(daemon_log(shop))
+    probe_pod("worker")
+    assert until(lambda: PROBE in wired_pods(shop))
+    src, dst = ns(shop, PROBE), ip(DB1)
+    assert max(rtts(src, dst, 3)) < 0.05
+    delay = "100" if len(target) == 1 else "50"  # a link delays both ways
+    shop.run("fault", "add", *target, "--delay", delay)
+    shop.run("fault", "add", DB0, "--rate", "100mbit")  # f2: not on the probe
+    before, other = records(shop)["f1"], records(shop)["f2"]
+    got = rtts(src, dst, 5)
+    assert all(0.09 <= r <= 0.2 for r in got), got
+
+    probe_pod("control-plane")  # the pod is re-wired: its old devices go
+    assert until(lambda: "reapplied" in records(shop)["f1"]), daemon_log(shop)[mark:]
+    after = records(shop)["f1"]
+    assert after["state"] == "applied", after
+    assert {**other, "state": "applied"} == records(shop)["f2"]  # untouched
+    assert after["target"] == before["target"] and after["params"] == before["params"]
+    assert after["created"] == before["created"]
+    moved = {e["name"]: e for e in after["ends"]}[PROBE]
+    assert moved["node"] == "control-plane" and moved["addrs"] != before["ends"][0]["addrs"]
+    assert f"fault f1 on {before['target']}: re-applied (data/probe re-wired)" in \
+        daemon_log(shop)[mark:]
+    assert not [p for p in delayline_pids(before) if processes.alive(p)], "stale delay line"
+    assert all(processes.alive(p) for p in delayline_pids(after))
+    if len(target) > 1:  # nothing of the link is left on worker, the probe's old node
+        assert "podnet-fault" not in tables(shop_node(shop, "worker"))
+        assert "pnd-f1" not in links(shop_node(shop, "worker"))
+        assert "pnd-f1" in links(shop_node(shop, "control-plane")) or not delayline_pids(after)
+    rtts(src, dst, 1)  # a new namespace: its first echo waits for ARP, delayed too
+    got = rtts(src, dst, 5)
+    assert all(0.09 <= r <= 0.2 for r in got), got
+    if len(target) > 1:  # both ways: from db-1 too
+        back = rtts(ns(shop, DB1), moved["addrs"][0], 5)
+        assert all(0.09 <= r <= 0.2 for r in back), back
+
+    shop.run("delete", "pod", "probe", "-n", "data")  # gone for good: the fault goes with it
+    assert until(lambda: list(records(shop)) == ["f2"]), records(shop)
+    gone = "the pod" if len(target) == 1 else f"pod {PROBE}"
+    assert f"warning: fault f1 on {before['target']}: {gone} is gone; fault removed" in \
+        daemon_log(shop)[mark:]
+    assert not [p for p in delayline_pids(after) if processes.alive(p)]
+    for node in ("worker", "worker2", "control-plane"):
+        assert "podnet-fault" not in tables(shop_node(shop, node)), node
+    assert max(rtts(ns(shop, DB0), dst, 3)) < 0.05
 
 
 def test_down_removes_every_fault_and_its_record(tmp_path: Path) -> None:

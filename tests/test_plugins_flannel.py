@@ -25,8 +25,24 @@ Expectations come from the upstream sources and docs, not from podnet's output:
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from test_plugins_support import NODE_IPS, TWO_SUBNETS, plan_of, pods_on, route_to, routes, web_pods
+from test_plugins_support import (
+    APP,
+    NODE_IPS,
+    TWO_SUBNETS,
+    plan_of,
+    pods_on,
+    route_to,
+    routes,
+    web_pods,
+)
+
+from podnet.api.loader import parse_text
+from podnet.cluster.admission import admit
+from podnet.cluster.config import DEFAULT, parse_config
+from podnet.plugins import build_plan
+from podnet.plugins.plan import NetworkPlan
 
 LEASES = {"control-plane": "10.244.0.0/24", "worker": "10.244.1.0/24", "worker2": "10.244.2.0/24"}
 
@@ -173,3 +189,72 @@ def test_vni_and_port_options() -> None:
     dev = plan.node("worker").link("flannel.4096")
     assert dev is not None and dev.vni == 4096 and dev.port == 4789
     assert route_to(plan.node("worker"), "10.244.2.0/24").dev == "flannel.4096"
+
+
+# ----------------------------------------------------------------------------- dual stack
+# flannel's vxlan.go: with EnableIPv6 a second device "flannel-v6.<VNI>" whose vtepAddr is the
+# node's IPv6 address; handleSubnetEvents adds, per remote lease, the IPv6 twins of the route,
+# neighbour and FDB entries (v6Sn, v6VtepMAC, PublicIPv6). The kernel gives a VXLAN device over
+# IPv6 its lower device's MTU minus 70 (VXLAN6_HEADROOM); FLANNEL_MTU stays network.MTU(), the
+# IPv4 device's.
+
+DUAL = {"podSubnet": "10.244.0.0/16,fd00:10:244::/56",
+        "serviceSubnet": "10.96.0.0/12,fd00:10:96::/112"}
+
+
+def dual_plan(mode: str = "vxlan", **doc: Any) -> NetworkPlan:
+    config = parse_config({"plugin": {"name": "flannel", "mode": mode}, "systemObjects": False,
+                           "networking": DUAL, **doc}, DEFAULT)
+    return build_plan(admit(parse_text(APP, "example.yaml"), config).state)
+
+
+def test_dual_stack_vxlan_has_an_ipv6_twin_of_everything() -> None:
+    plan = dual_plan()
+    assert plan.ipv6 and not plan.ipv6_unplanned
+    worker = plan.node("worker")
+    assert worker.pod_cidrs == ("10.244.1.0/24", "fd00:10:244:1::/64")
+    eth0 = worker.link("eth0")
+    assert eth0 is not None and "fc00:f853:ccd:e793::3/64" in eth0.addresses
+    dev6 = worker.link("flannel-v6.1")
+    assert dev6 is not None and dev6.kind == "vxlan" and dev6.vni == 1
+    assert dev6.local == "fc00:f853:ccd:e793::3" and dev6.mtu == 1500 - 70
+    assert dev6.addresses == ("fd00:10:244:1::/128",)
+    cni0 = worker.link("cni0")
+    assert cni0 is not None and cni0.addresses == ("10.244.1.1/24", "fd00:10:244:1::1/64")
+    assert cni0.mtu == 1450  # FLANNEL_MTU: the IPv4 device's
+    r = route_to(worker, "fd00:10:244:2::/64")
+    assert r.text() == "fd00:10:244:2::/64 via fd00:10:244:2:: dev flannel-v6.1 onlink"
+    mac = plan.node("worker2").link("flannel-v6.1")
+    assert mac is not None and mac.mac != plan.node("worker2").link("flannel.1").mac  # type: ignore[union-attr]
+    assert any(n.ip == "fd00:10:244:2::" and n.mac == mac.mac and n.dev == "flannel-v6.1"
+               for n in worker.neighbours)
+    assert any(f.mac == mac.mac and f.dst == "fc00:f853:ccd:e793::4" for f in worker.fdb)
+    defaults = [r for r in worker.routes if r.dst == "default"]
+    assert [(r.version, r.via) for r in defaults] == [(4, "172.18.0.1"),
+                                                     (6, "fc00:f853:ccd:e793::1")]
+    assert worker.sysctls["net.ipv6.conf.all.forwarding"] == "1"
+    assert any(m.sources == ("fd00:10:244::/56",) for m in worker.masquerade)
+    assert plan.underlay.interfaces[0].address6 == "fc00:f853:ccd:e793::1/64"
+    pod = pods_on(plan, "worker")[0]
+    v6 = [a for a in pod.eth0.addresses if ":" in a]
+    assert len(v6) == 1 and v6[0].startswith("fd00:10:244:1::") and v6[0].endswith("/64")
+    assert "default via fd00:10:244:1::1 dev eth0" in [r.text() for r in pod.routes]
+
+
+def test_dual_stack_host_gw_routes_ipv6_leases_via_node_ipv6_addresses() -> None:
+    worker = dual_plan("host-gw").node("worker")
+    assert worker.link("flannel-v6.1") is None
+    assert route_to(worker, "fd00:10:244:2::/64").text() == \
+        "fd00:10:244:2::/64 via fc00:f853:ccd:e793::4 dev eth0"
+
+
+def test_dual_stack_is_left_to_the_model_where_the_plan_cannot_wire_it() -> None:
+    two = dual_plan(nodes=TWO_SUBNETS)
+    assert not two.ipv6 and "several subnets" in two.ipv6_unplanned
+    assert two.node("worker").link("flannel-v6.1") is None
+    config = parse_config({"plugin": {"name": "calico", "mode": "vxlan"}, "systemObjects": False,
+                           "networking": DUAL}, DEFAULT)
+    calico = build_plan(admit(parse_text(APP, "example.yaml"), config).state)
+    assert not calico.ipv6 and "calico" in calico.ipv6_unplanned
+    # IPv4-only clusters: nothing changes
+    assert not plan_of("flannel").ipv6 and plan_of("flannel").ipv6_unplanned == ""

@@ -95,8 +95,10 @@ def summary_lines(rt: dict[str, Any]) -> list[str]:
     if outside:
         lines.append(f"  outside: {outside.get('ip')} (podnet exec outside -- CMD)")
     if rt.get("unbuilt"):
-        lines.append(f"  ipv6:    not built ({', '.join(rt['unbuilt'])}): the real data plane is "
-                     "IPv4; the IPv6 half exists in the model only")
+        lines.append(f"  ipv6:    not built ({', '.join(rt['unbuilt'])}): the IPv6 half exists "
+                     "in the model only (dual stack is wired under flannel)")
+    elif "IPv6" in (rt.get("families") or []):
+        lines.append("  ipv6:    dual stack (pods, nodes and Services have their IPv6 half)")
     for f in rt.get("forwards") or []:
         lines.append(f"  ingress: {f['url']}  ({f['target']} via pod {f['pod']}:{f['remote']})")
     some = sorted(pods)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from podnet.api.core import Pod, Service
@@ -40,6 +40,7 @@ from podnet.policy import compile_node as compile_policy
 from podnet.proxy import ServicePlan
 from podnet.proxy import compile_node as compile_proxy
 from podnet.proxy import partial_sync
+from podnet.proxy.service_map import Family
 
 Progress = Callable[[str], None]
 
@@ -67,6 +68,8 @@ class PodTarget:
     services: dict[int, str] = field(default_factory=dict)
     command: str | None = None
     host_network: bool = False
+    #: The pod's IPv6 address where the network wires it (dual stack), else "".
+    ip6: str = ""
 
     @property
     def namespace(self) -> str:
@@ -212,6 +215,7 @@ class RealCluster:
                 services=services.get(key, {}),
                 command=pod.metadata.annotations.get(COMMAND_ANNOTATION),
                 host_network=pod.spec.host_network,
+                ip6=next((i for i in pod.ips if ":" in i), "") if self.plan.ipv6 else "",
             ))
         return out
 
@@ -240,23 +244,31 @@ class RealCluster:
 
     # ------------------------------------------------------------------ rulesets
 
+    @property
+    def families(self) -> tuple[Family, ...]:
+        """The address families the network is built for: IPv4, and IPv6 where the plan wires
+        the IPv6 half of a dual-stack cluster (kube-proxy then runs a proxier per family)."""
+        return (4, 6) if self.plan.ipv6 else (4,)
+
     def node_ruleset(self, node: str, index: PolicyIndex | None = None,
-                     resync: bool = False, proxy: str | None = None) -> str:
+                     resync: bool = False, proxy: Mapping[int, str] | None = None) -> str:
         """The node's one nft transaction: masquerade, kube-proxy, NetworkPolicy.
 
-        ``resync``: the tables exist already (a live change). ``proxy``: kube-proxy's part
-        (a partial sync); by default its full ruleset, which on a resync replaces the table
-        whole so that chains of Services gone do not linger."""
+        ``resync``: the tables exist already (a live change). ``proxy``: kube-proxy's part per
+        family (a partial sync); by default its full ruleset, which on a resync replaces the
+        table whole so that chains of Services gone do not linger."""
         nplan = self.plan.node(node)
-        parts = [nft.masquerade_ruleset(nplan.masquerade)]
+        parts = [nft.masquerade_ruleset(nplan.masquerade, families=self.families)]
         # Cilium's kube-proxy replacement translates Services in eBPF at connect(); without
         # eBPF the same translation is done by kube-proxy's rules on the node.
-        if proxy is not None:
-            parts.append(proxy)
-        else:
+        for family in self.families:
+            if proxy is not None and family in proxy:
+                parts.append(proxy[family])
+                continue
+            table = f"{'ip' if family == 4 else 'ip6'} kube-proxy"
             if resync:
-                parts.append("add table ip kube-proxy\ndelete table ip kube-proxy\n")
-            parts.append(compile_proxy(self.services, node, 4).transaction())
+                parts.append(f"add table {table}\ndelete table {table}\n")
+            parts.append(compile_proxy(self.services, node, family).transaction())
         if self.plan.plugin.enforces_policy and index is not None:
             ifnames = {p.name: p.host_if for p in self.plan.pods_on(node)}
             parts.append(compile_policy(index, node, ifnames=ifnames).text)
@@ -427,16 +439,19 @@ class RealCluster:
         cleanups: list[tuple[str, str]] = []
         synced: set[str] = set()
         for name in new_plan.node_names:
-            sync = partial_sync(old_services, self.services, name, 4)
-            if sync.full:
-                change.full_sync_nodes.append(name)
-                tx = self.node_ruleset(name, index, resync=True)
-            else:
-                tx = self.node_ruleset(name, index, resync=True, proxy=sync.transaction)
+            partial: dict[int, str] = {}
+            for family in self.families:
+                sync = partial_sync(old_services, self.services, name, family)
+                if sync.full:
+                    if name not in change.full_sync_nodes:
+                        change.full_sync_nodes.append(name)
+                    continue
+                partial[family] = sync.transaction
                 synced.update(sync.updated)
-            nft.load(self.node_ns(name), tx)
-            if sync.cleanup:
-                cleanups.append((name, sync.cleanup))
+                if sync.cleanup:
+                    cleanups.append((name, sync.cleanup))
+            nft.load(self.node_ns(name), self.node_ruleset(name, index, resync=True,
+                                                           proxy=partial))
         for name, cleanup in cleanups:
             nft.load(self.node_ns(name), cleanup)
         change.services_synced = sorted(synced)

@@ -55,7 +55,7 @@ from podnet.api.core import Pod, Service
 from podnet.cli import store
 from podnet.cluster import probes
 from podnet.cluster.state import ClusterState
-from podnet.linux import clusterdns, ingressctl, processes, teardown
+from podnet.linux import clusterdns, fault, ingressctl, processes, teardown
 from podnet.linux.cluster import BuildReport, PodTarget, RealCluster, cluster_dns_ips
 from podnet.linux.portforward import Forward, ForwardError, Forwarder
 from podnet.linux.prober import ProbeHost, Prober
@@ -287,10 +287,11 @@ class Daemon:
             ident = PodIdentity("node", node, wire.ip, node, node, rc.node_ns(node), services,
                                 bind=wire.ip)
             problems += await self.podserver.add_pod(ident, [(p.port, p.protocol) for p in ports])
-        unbuilt_v6 = [str(n) for n in (*rc.state.config.pod_networks(),
-                                         *rc.state.config.service_networks()) if n.version == 6]
+        unbuilt_v6 = [] if rc.plan.ipv6 else [
+            str(n) for n in (*rc.state.config.pod_networks(),
+                             *rc.state.config.service_networks()) if n.version == 6]
         if unbuilt_v6:
-            problems.append(f"IPv6 is not built: the real data plane is IPv4; the IPv6 half of "
+            problems.append(f"IPv6 is not built: {rc.plan.ipv6_unplanned}; the IPv6 half of "
                             f"this dual-stack cluster ({', '.join(unbuilt_v6)}) exists in the "
                             "model only (trace, dns, policy)")
         for p in problems:
@@ -319,7 +320,7 @@ class Daemon:
             ready_pods=ready_pods,
             dns={"service": ",".join(cluster_dns_ips(rc.state)), "pods": self.dns_pods},
             probes=self._probe_summary(),
-            families=["IPv4"],
+            families=["IPv4", "IPv6"] if rc.plan.ipv6 else ["IPv4"],
             unbuilt=unbuilt_v6,
         )
         total = sum(self.report.seconds.values())
@@ -385,7 +386,7 @@ class Daemon:
                 None, self._start_ingress, t, problems)
             ports = [(p, proto) for p, proto in ports if p not in taken]
         ident = PodIdentity(t.namespace, t.name, t.ip, t.node, t.hostname, t.netns,
-                            dict(t.services), state_dir=state_dir)
+                            dict(t.services), state_dir=state_dir, dual_stack=bool(t.ip6))
         problems += await self.podserver.add_pod(ident, ports)
         server = self.podserver
 
@@ -475,6 +476,10 @@ class Daemon:
             ident = self.podserver.idents.get(key)
             if ident is not None and dict(ident.services) != t.services:
                 self.podserver.idents[key] = replace(ident, services=dict(t.services))
+        # the faults on re-wired pods went with their old devices: applied again (or dropped)
+        for line in await loop.run_in_executor(self.worker, fault.reapply, self.cluster, rc.plan,
+                                               [*change.removed, *change.added]):
+            self.say(line)
         self._save(pods=dict(sorted(rc.pod_ns.items())),
                    commands={k: p.pid for k, p in self.commands.items()},
                    announced=dict(rc.report.announced),

@@ -18,8 +18,15 @@ which enters the namespace and refuses the host's); tc runs as ``tc`` inside the
 same way. Everything is applied in order and, on any failure, what was applied is removed again:
 a fault is in place whole or not at all. The daemon's live re-syncs replace only its own tables
 (``kube-proxy``, ``podnet-masq``, the policy table), so the ``podnet-fault-<id>`` tables stay.
-A pod the daemon re-wires (its spec changed) gets a new namespace: its faults are gone from the
-machine, and ``fault list`` says so (state ``missing``).
+A pod the daemon re-wires (its address or node changed, or it was re-created at once) gets a
+new namespace and veth, and the devices its faults were attached to go with the old ones: at the
+end of the convergence the daemon calls :func:`reapply`, which removes what is left of each such
+fault (a link's tables and delay lines on a node), applies it again to the pod as it is now (its
+target resolved anew: new addresses, node, host veth) and rewrites its record (``reapplied``),
+so ``fault list`` shows it ``applied`` again. A fault on a pod that left the network is removed
+with its record (the daemon's log says so); one that cannot be applied again (a link whose pod
+moved onto the other end's node refuses a delay) keeps its record with ``reapply_error`` and is
+listed ``missing``.
 
 Delay lines
 -----------
@@ -38,6 +45,7 @@ goes: it never keeps a namespace alive. Its stderr is ``logs/faults/<id>.log``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -46,13 +54,26 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from podnet.cli import store
 from podnet.linux import names, netns, nft, processes
-from podnet.sim.faults import NETEM_MISSING, DelayLineOp, Fault, Place, Program, compile_fault
+from podnet.plugins.plan import NetworkPlan
+from podnet.sim.faults import (
+    NETEM_MISSING,
+    DelayLineOp,
+    Endpoint,
+    Fault,
+    FaultError,
+    Place,
+    Program,
+    compile_fault,
+    conflict,
+    resolve_target,
+)
 
 FAULTS_FILE = "faults.json"
 FORMAT = "podnet.io/faults-v1"
@@ -236,7 +257,7 @@ def start_delayline(cluster: str, fault_id: str, op: DelayLineOp) -> dict[str, A
     line = proc.stdout.readline().decode("utf-8", "replace").strip() if ready else ""
     proc.stdout.close()
     if line != "ready":
-        _stop_pid(proc.pid, op.tap, 1.0)
+        _stop_pids([(proc.pid, op.tap)], 1.0)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2)
         tail = ""
@@ -253,23 +274,27 @@ def _is_delayline(pid: int, tap: str) -> bool:
     return DELAYLINE_MODULE in argv and tap in argv and processes.alive(pid)
 
 
-def _stop_pid(pid: int, tap: str, grace: float) -> None:
-    if not _is_delayline(pid, tap):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+def _stop_pids(lines: Sequence[tuple[int, str]], grace: float) -> None:
+    """SIGTERM every (pid, TAP) delay line at once, then wait for them together (each may
+    take up to its watch period to notice), SIGKILL what is left after ``grace``."""
+    live = [(pid, tap) for pid, tap in lines if _is_delayline(pid, tap)]
+    for pid, _tap in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _is_delayline(pid, tap):
+        live = [(pid, tap) for pid, tap in live if _is_delayline(pid, tap)]
+        if not live:
             return
         time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    for pid, _tap in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
-def stop_delayline(entry: dict[str, Any], grace: float = 3.0) -> None:
-    """Stop a delay line (SIGTERM: it sends what it holds; SIGKILL after ``grace``)."""
-    _stop_pid(int(entry.get("pid") or 0), str(entry.get("tap") or ""), grace)
+def stop_delaylines(entries: Sequence[dict[str, Any]], grace: float = 3.0) -> None:
+    """Stop delay lines (SIGTERM: each sends what it holds; SIGKILL after ``grace``)."""
+    _stop_pids([(int(e.get("pid") or 0), str(e.get("tap") or "")) for e in entries], grace)
 
 
 def delayline_running(entry: dict[str, Any]) -> bool:
@@ -345,8 +370,9 @@ def remove(applied: dict[str, Any]) -> list[str]:
                 "Cannot delete qdisc with handle of zero" not in err and \
                 "No such file" not in err:
             problems.append(f"tc qdisc del dev {t['dev']} root in {ns}: {err}")
-    for d in applied.get("delayline") or []:
-        stop_delayline(d)
+    lines = list(applied.get("delayline") or [])
+    stop_delaylines(lines)
+    for d in lines:
         if delayline_running(d):
             problems.append(f"the delay line of {d.get('tap')} (pid {d.get('pid')}) in "
                             f"{d.get('netns')} would not stop")
@@ -380,3 +406,143 @@ def state(applied: dict[str, Any]) -> str:
     if have == want:
         return "applied"
     return "missing" if have == 0 else "partial"
+
+
+# ------------------------------------------------------------------------------- re-wired pods
+
+
+@dataclass(frozen=True, slots=True)
+class _Redo:
+    """What a live convergence means for one fault record: applied again as ``fault`` (its
+    target resolved against the new plan), or dropped because its end ``gone`` left the
+    network."""
+
+    record: dict[str, Any]
+    fault: Fault
+    #: The re-wired pods among its ends (why it is applied again).
+    pods: tuple[str, ...] = ()
+    gone: Endpoint | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.record["id"])
+
+    @property
+    def where(self) -> str:
+        return f"fault {self.id} on {self.fault.target.text}"
+
+    @property
+    def cause(self) -> str:
+        return f"{', '.join(self.pods)} re-wired" if self.pods else "its ends changed"
+
+
+def _redo_of(plan: NetworkPlan, r: dict[str, Any], changed: set[str]) -> _Redo | None:
+    """What record ``r`` needs now that the ``changed`` pods were re-wired or removed: None
+    when nothing (no end of it changed; an unreadable record is left as it is)."""
+    try:
+        fault = Fault.from_dict(r)
+    except (KeyError, TypeError, ValueError):
+        return None
+    ends = fault.target.ends
+    for e in ends:
+        if not (plan.has_pod(e.name) if e.kind == "pod" else e.name in plan.node_names):
+            return _Redo(r, fault, gone=e)
+    try:
+        target = resolve_target(plan, [e.label for e in ends])
+    except FaultError:  # not a target the CLI would have made: left as it is
+        return None
+    pods = tuple(e.name for e in ends if e.kind == "pod" and e.name in changed)
+    if not pods and target == fault.target:
+        return None
+    return _Redo(r, dataclasses.replace(fault, target=target), pods)
+
+
+def programs_of(records: Sequence[dict[str, Any]]) -> dict[str, Program]:
+    """fault id → the program each readable record was applied with (for :func:`conflict`)."""
+    out = {}
+    for r in records:
+        with contextlib.suppress(KeyError, TypeError, ValueError, FaultError):
+            out[str(r["id"])] = program_of_record(r)
+    return out
+
+
+def _reason(e: Exception) -> str:
+    """An error's message on one line, without its ``error:`` heads (it goes in a warning)."""
+    lines = str(e).splitlines() or [type(e).__name__]
+    return "; ".join(line.removeprefix("error: ") for line in lines)
+
+
+def _apply_again(cluster: str, redo: _Redo,
+                 others: Mapping[str, Program]) -> tuple[dict[str, Any], str]:
+    """Apply ``redo.fault`` to what its ends are now: its new record and the log line. On a
+    failure the old record stays, with ``reapply_error`` — what it made is gone, so ``fault
+    list`` shows it ``missing`` — for the user to see and ``fault rm``."""
+    try:
+        program = program_of(redo.fault, netem_for(cluster, redo.fault))
+        other = conflict(program, others)
+        if other is not None:
+            raise FaultIOError(f"fault {other} already has a qdisc or a delay line on a device "
+                               "it needs now")
+        applied = apply(cluster, redo.fault, program)
+    except Exception as e:  # noqa: BLE001 - reported; the other faults' records are still kept
+        why = _reason(e)
+        return ({**redo.record, "reapply_error": why},
+                f"warning: {redo.where}: could not be re-applied ({redo.cause}): {why}; "
+                f"fault list shows it missing (podnet fault rm {redo.id})")
+    doc = {**record(cluster, redo.fault, program, applied), "reapplied": store.now_rfc3339()}
+    return doc, f"{redo.where}: re-applied ({redo.cause}): {', '.join(doc['interfaces'])}"
+
+
+def _gone_line(redo: _Redo) -> str:
+    assert redo.gone is not None
+    what = f"the {redo.gone.kind}" if redo.fault.target.kind != "link" else \
+        f"{redo.gone.kind} {redo.gone.name}"
+    return f"warning: {redo.where}: {what} is gone; fault removed"
+
+
+def reapply(cluster: str, plan: NetworkPlan, pod_keys: Iterable[str]) -> list[str]:
+    """After the daemon re-wired (or removed) ``pod_keys`` live, the network now ``plan``: the
+    faults on them applied again, for real, and their records rewritten. A re-wired pod has a
+    new namespace and veth, so its faults' qdiscs, netdev tables and delay-line steering went
+    with the old ones, and a moved pod has new addresses for a link's rules to match. What is
+    left of the old application is removed first (a link's tables, qdiscs and delay lines on
+    a node; a delay line still running), so that nothing of it acts twice or holds a TAP name.
+
+    A fault with an end that left the network (deleted, finished, now on the host network) is
+    removed, record and all: a pod created later under the same name is another pod, and a
+    record kept for it would block ``fault add`` on it and come back to life unasked.
+
+    Returns the daemon's log lines (``warning:`` ones included). Runs under the cluster's lock,
+    like ``fault add``/``rm``, so that it never races them."""
+    changed = set(pod_keys)
+    if not changed or not faults_path(cluster).exists():  # the usual case: no lock taken
+        return []
+    lines: list[str] = []
+    with store.lock(cluster):
+        records = read_records(cluster)
+        redos = {}
+        for r in records:
+            redo = _redo_of(plan, r, changed)
+            if redo is not None:
+                redos[redo.id] = redo
+        if not redos:
+            return []
+        for redo in redos.values():
+            lines += [f"warning: {redo.where}: {p}"
+                      for p in remove(redo.record.get("applied") or {})]
+        others = programs_of([r for r in records if str(r["id"]) not in redos])
+        kept: list[dict[str, Any]] = []
+        for r in records:
+            redo = redos.get(str(r["id"]))
+            if redo is None:
+                kept.append(r)
+            elif redo.gone is not None:
+                lines.append(_gone_line(redo))
+            else:
+                doc, line = _apply_again(cluster, redo, others)
+                kept.append(doc)
+                lines.append(line)
+                if "reapply_error" not in doc:
+                    others = {**others, **programs_of([doc])}
+        write_records(cluster, kept)
+    return lines

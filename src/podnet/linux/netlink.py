@@ -179,7 +179,7 @@ class Netlink:
         else:
             kw["vxlan_id"] = vni
         if local:
-            kw["vxlan_local"] = local
+            kw["vxlan_local6" if ":" in local else "vxlan_local"] = local
         if dev:
             kw["vxlan_link"] = self.index(dev)
         kw.update(self._common(mtu, mac))
@@ -292,8 +292,13 @@ class Netlink:
         """``ip addr add CIDR dev DEV``."""
         ip, plen = _split_cidr(cidr)
         kw: dict[str, Any] = {}
-        if noprefixroute:
-            kw["flags"] = 0x200  # IFA_F_NOPREFIXROUTE
+        flags = 0x200 if noprefixroute else 0  # IFA_F_NOPREFIXROUTE
+        if ":" in ip:
+            # IFA_F_NODAD: usable at once — duplicate address detection would hold a fresh
+            # address "tentative" for a second or two, and nothing else claims it here
+            flags |= 0x02
+        if flags:
+            kw["flags"] = flags
         try:
             self.ipr.addr("add", index=self.index(dev), address=ip, prefixlen=plen, **kw)
         except NetlinkError as e:
@@ -329,7 +334,9 @@ class Netlink:
     ) -> None:
         """``ip route replace DST [via GW] [dev DEV] [onlink] [mtu N] [scope S] [src IP]``."""
         kw: dict[str, Any] = {}
-        net = ipaddress.ip_network(dst if dst != "default" else "0.0.0.0/0", strict=False)
+        if dst == "default":  # the family of its gateway, as `ip route`/`ip -6 route` say it
+            dst = "::/0" if (via and ":" in via) or (src and ":" in src) else "0.0.0.0/0"
+        net = ipaddress.ip_network(dst, strict=False)
         kw["dst"] = str(net.network_address)
         kw["dst_len"] = net.prefixlen
         kw["family"] = socket.AF_INET if net.version == 4 else socket.AF_INET6
@@ -425,6 +432,8 @@ class Netlink:
         kw: dict[str, Any] = {"ifindex": self.index(dev), "lladdr": mac.lower()}
         if dst:
             kw["dst"] = dst
+            if ":" in dst:
+                kw["family"] = socket.AF_BRIDGE
         try:
             self.ipr.fdb("append", **kw)
         except NetlinkError as e:

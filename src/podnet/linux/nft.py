@@ -54,21 +54,9 @@ def load(ns: str, text: str) -> None:
     run(ns, ["-f", "-"], stdin=text)
 
 
-def list_ruleset(ns: str) -> str:
-    return run(ns, ["list", "ruleset"])
-
-
 def list_tables(ns: str) -> list[str]:
     out = run(ns, ["list", "tables"])
     return [line.split(None, 1)[1] for line in out.splitlines() if line.startswith("table ")]
-
-
-def delete_table(ns: str, family: str, name: str) -> bool:
-    try:
-        run(ns, ["delete", "table", family, name])
-        return True
-    except NftError:
-        return False
 
 
 def _set(items: Sequence[str]) -> str:
@@ -80,30 +68,36 @@ def _comment(text: str) -> str:
     return text[:120]
 
 
-def masquerade_ruleset(rules: Sequence[MasqRule], table: str = MASQ_TABLE) -> str:
+def masquerade_ruleset(rules: Sequence[MasqRule], table: str = MASQ_TABLE,
+                       families: Sequence[int] = (4,)) -> str:
     """The plugin's source NAT for traffic leaving the pod network, as an nft transaction.
 
     Each :class:`MasqRule` ("from these prefixes, to anything but those, out of that device")
     becomes one ``masquerade fully-random`` rule, commented with the plugin's own iptables
     line; traffic kube-proxy marked for masquerade is left to kube-proxy, as flanneld and
-    Felix do."""
-    lines = [
-        f"add table ip {table}",
-        f"delete table ip {table}",
-        f"add table ip {table}",
-        f"add chain ip {table} postrouting {{ type nat hook postrouting priority srcnat ; }}",
-        f"add rule ip {table} postrouting meta mark & {KUBE_PROXY_MARK} == {KUBE_PROXY_MARK} return",
-    ]
-    for r in rules:
-        v4_src = [s for s in r.sources if ":" not in s]
-        v4_except = [d for d in r.except_destinations if ":" not in d]
-        if not v4_src:
-            continue
-        match = f"ip saddr {_set(v4_src)}"
-        if v4_except:
-            match += f" ip daddr != {_set(v4_except)}"
-        if r.out_dev:
-            match += f' oifname "{r.out_dev}"'
-        lines.append(f'add rule ip {table} postrouting {match} masquerade fully-random '
-                     f'comment "{_comment(r.rule)}"')
+    Felix do. One table per family in ``families`` (``ip``, and ``ip6`` for the IPv6 half of a
+    dual-stack cluster — the plugin's ip6tables rules)."""
+    lines: list[str] = []
+    for family in families:
+        nf, v6 = ("ip6", True) if family == 6 else ("ip", False)
+        lines += [
+            f"add table {nf} {table}",
+            f"delete table {nf} {table}",
+            f"add table {nf} {table}",
+            f"add chain {nf} {table} postrouting {{ type nat hook postrouting priority srcnat ; }}",
+            f"add rule {nf} {table} postrouting meta mark & {KUBE_PROXY_MARK} == {KUBE_PROXY_MARK} "
+            "return",
+        ]
+        for r in rules:
+            src = [x for x in r.sources if (":" in x) == v6]
+            except_ = [d for d in r.except_destinations if (":" in d) == v6]
+            if not src:
+                continue
+            match = f"{nf} saddr {_set(src)}"
+            if except_:
+                match += f" {nf} daddr != {_set(except_)}"
+            if r.out_dev:
+                match += f' oifname "{r.out_dev}"'
+            lines.append(f'add rule {nf} {table} postrouting {match} masquerade fully-random '
+                         f'comment "{_comment(r.rule)}"')
     return "\n".join(lines) + "\n"

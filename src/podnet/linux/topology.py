@@ -61,6 +61,8 @@ class NodeWire:
     index: int = 0
     segment: int = 0
     mac: str | None = None
+    #: The node's IPv6 InternalIP with its prefix length (a dual-stack plan), else "".
+    ip6: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class Segment:
     mtu: int = 1500
     #: The router's (the outside's) interface on this segment: eth0, eth1, …
     router_if: str = "eth0"
+    #: The router's IPv6 address on the segment, with its prefix length (dual stack), else "".
+    gateway6: str = ""
 
     def bridge(self, index: int) -> str:
         return f"{names.UNDERLAY_BRIDGE[:-1]}{index}"
@@ -143,17 +147,18 @@ class Topology:
         for i, rif in enumerate(plan.underlay.interfaces):
             iface = ipaddress.ip_interface(rif.address)
             segments.append(Segment(str(rif.subnet), str(iface.ip), iface.network.prefixlen,
-                                    rif.mtu, rif.name))
+                                    rif.mtu, rif.name, rif.address6 or ""))
             index_of[str(ipaddress.ip_network(rif.subnet, strict=False))] = i
         wires = []
         for i, name in enumerate(plan.node_names):
             node = plan.node(name)
             seg = index_of[str(ipaddress.ip_network(node.subnet, strict=False))]
             eth0 = node.link(names.NODE_UPLINK)
+            ip6 = next((a for a in (eth0.addresses if eth0 is not None else ()) if ":" in a), "")
             wires.append(NodeWire(
                 name, node.internal_ip, segments[seg].prefixlen,
                 eth0.mtu if eth0 is not None else segments[seg].mtu, node.gateway, i, seg,
-                eth0.mac if eth0 is not None else None,
+                eth0.mac if eth0 is not None else None, ip6,
             ))
         return cls(cluster, tuple(wires), tuple(segments))
 
@@ -191,8 +196,8 @@ def remove_etc(ns: str) -> bool:
     return True
 
 
-def node_sysctls() -> dict[str, str]:
-    return {
+def node_sysctls(ipv6: bool = False) -> dict[str, str]:
+    out = {
         "net.ipv4.ip_forward": "1",
         "net.ipv4.conf.all.forwarding": "1",
         "net.bridge.bridge-nf-call-iptables": "1",
@@ -200,6 +205,9 @@ def node_sysctls() -> dict[str, str]:
         "net.ipv4.conf.all.rp_filter": "0",
         "net.ipv4.conf.default.rp_filter": "0",
     }
+    if ipv6:
+        out["net.ipv6.conf.all.forwarding"] = "1"
+    return out
 
 
 def set_sysctls(ns: str, values: Mapping[str, str | int], *, optional: bool = False) -> list[str]:
@@ -245,10 +253,14 @@ def build(topo: Topology, progress: Progress | None = None) -> dict[str, Netlink
                                peer_mac=stable_mac(cluster, "outside", seg.subnet))
                 under.set(port, master=seg.bridge(i), up=True)
                 outside.add_addr(seg.router_if, f"{seg.gateway}/{seg.prefixlen}")
+                if seg.gateway6:
+                    outside.add_addr(seg.router_if, seg.gateway6)
                 outside.up(seg.router_if)
         finally:
             outside.close()
         set_sysctls(topo.outside_ns, {"net.ipv4.ip_forward": "1"})
+        if any(seg.gateway6 for seg in topo.segments):
+            set_sysctls(topo.outside_ns, {"net.ipv6.conf.all.forwarding": "1"})
         write_etc(topo.outside_ns, {"resolv.conf": "nameserver 127.0.0.1\n"})
 
         for wire in topo.nodes:
@@ -261,10 +273,15 @@ def build(topo: Topology, progress: Progress | None = None) -> dict[str, Netlink
                            peer_mac=wire.mac or stable_mac(cluster, "node", wire.name))
             under.set(port, master=topo.segments[wire.segment].bridge(wire.segment), up=True)
             nl.add_addr(names.NODE_UPLINK, f"{wire.ip}/{wire.prefixlen}")
+            gateway6 = topo.segments[wire.segment].gateway6
+            if wire.ip6:
+                nl.add_addr(names.NODE_UPLINK, wire.ip6)
             nl.up(names.NODE_UPLINK)
             nl.route("default", via=wire.gateway or topo.segments[wire.segment].gateway,
                      dev=names.NODE_UPLINK)
-            set_sysctls(ns, node_sysctls(), optional=True)
+            if wire.ip6 and gateway6:
+                nl.route("default", via=gateway6.split("/")[0], dev=names.NODE_UPLINK)
+            set_sysctls(ns, node_sysctls(bool(wire.ip6)), optional=True)
             # A node resolves through the emulated internet in the outside namespace, never
             # through the machine's own resolver.
             write_etc(ns, {"resolv.conf": f"nameserver {topo.segments[wire.segment].gateway}\n"})

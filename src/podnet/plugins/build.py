@@ -91,6 +91,8 @@ def build_plan(state: ClusterState) -> NetworkPlan:
         _pod_builder=build_pod,
         _ip_index=index,
         _node_pods={n: tuple(sorted(ctx.pod_key(p) for p in pods)) for n, pods in ctx.pods_by_node.items()},
+        ipv6=ctx.dual_stack,
+        ipv6_unplanned=ctx.ipv6_unplanned,
     )
     plan._cache["context"] = ctx
     return plan

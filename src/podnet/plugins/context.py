@@ -24,6 +24,13 @@ from podnet.cluster.state import ClusterState
 from podnet.plugins.plan import Link, Route, RouterInterface, Underlay, docker_mac
 
 IPv4Network = ipaddress.IPv4Network
+IPv6Network = ipaddress.IPv6Network
+
+#: Plugins whose plan wires the IPv6 half of a dual-stack cluster too (the others: IPv4 only,
+#: their IPv6 half stays in the model).
+DUAL_STACK_PLUGINS = frozenset({"flannel"})
+#: kind's IPv6 docker network: every node's IPv6 InternalIP is on one /64 of it.
+UNDERLAY_V6_PREFIXLEN = 64
 
 __all__ = [
     "PlanContext",
@@ -43,6 +50,14 @@ def node_v4(node: Node) -> str:
     """The node's IPv4 InternalIP ("" when it has none)."""
     for ip in node.internal_ips:
         if ":" not in ip:
+            return ip
+    return ""
+
+
+def node_v6(node: Node) -> str:
+    """The node's IPv6 InternalIP ("" when it has none)."""
+    for ip in node.internal_ips:
+        if ":" in ip:
             return ip
     return ""
 
@@ -119,6 +134,12 @@ class PlanContext:
     underlay: Underlay
     position: dict[str, int] = field(default_factory=dict)
     cache: dict[str, object] = field(default_factory=dict)
+    #: The IPv6 half of a dual-stack cluster, when the plan wires it: each node's IPv6
+    #: InternalIP on the underlay's one IPv6 subnet (else empty, and ``ipv6_unplanned`` says why
+    #: when the cluster has an IPv6 pod network).
+    ip6: dict[str, str] = field(default_factory=dict)
+    subnet6: IPv6Network | None = None
+    ipv6_unplanned: str = ""
 
     @staticmethod
     def of(state: ClusterState) -> PlanContext:
@@ -135,6 +156,7 @@ class PlanContext:
             )
         subnets = {n: node_subnet(config, by_name[n]) for n in order}
         mtus = {n: node_mtu(config, n) for n in order}
+        ip6, subnet6, unplanned = _ipv6_underlay(config, order, by_name, subnets)
         pods_by_node: dict[str, list[Pod]] = {n: [] for n in order}
         pods: dict[str, Pod] = {}
         for name in order:
@@ -154,8 +176,11 @@ class PlanContext:
             mtu=mtus,
             pods_by_node=pods_by_node,
             pods=dict(sorted(pods.items())),
-            underlay=_underlay(order, subnets, mtus),
+            underlay=_underlay(order, subnets, mtus, subnet6),
             position={n: i for i, n in enumerate(order)},
+            ip6=ip6,
+            subnet6=subnet6,
+            ipv6_unplanned=unplanned,
         )
 
     # -------------------------------------------------------------- helpers for plugins
@@ -165,6 +190,15 @@ class PlanContext:
 
     def gateway(self, name: str) -> str:
         return str(self.subnet[name].network_address + 1)
+
+    @property
+    def dual_stack(self) -> bool:
+        """Whether the plan wires IPv6 too (the cluster is dual-stack and the plugin does it)."""
+        return self.subnet6 is not None
+
+    def gateway6(self) -> str:
+        assert self.subnet6 is not None
+        return str(self.subnet6.network_address + 1)
 
     def same_segment(self, a: str, b: str) -> bool:
         return self.subnet[a] == self.subnet[b]
@@ -178,17 +212,24 @@ class PlanContext:
     def base_routes(self, name: str) -> list[Route]:
         """The node's own routes on the underlay: the default route and the connected subnet."""
         subnet = self.subnet[name]
-        return [
+        routes = [
             Route("default", via=self.gateway(name), dev="eth0"),
             Route(str(subnet), dev="eth0", proto="kernel", scope="link", src=self.ip[name]),
         ]
+        if self.subnet6 is not None:
+            routes += [Route("default", via=self.gateway6(), dev="eth0"),
+                       Route(str(self.subnet6), dev="eth0", proto="kernel")]
+        return routes
 
     def eth0_address(self, name: str) -> str:
         return f"{self.ip[name]}/{self.subnet[name].prefixlen}"
 
     def eth0(self, name: str) -> Link:
         """The node's NIC on the underlay (a veth into the underlay, as kind's docker gives)."""
-        return Link("eth0", "veth", self.mtu[name], (self.eth0_address(name),), docker_mac(self.ip[name]),
+        addresses: tuple[str, ...] = (self.eth0_address(name),)
+        if self.subnet6 is not None:
+            addresses += (f"{self.ip6[name]}/{self.subnet6.prefixlen}",)
+        return Link("eth0", "veth", self.mtu[name], addresses, docker_mac(self.ip[name]),
                     peer="the underlay")
 
     def options(self) -> FrozenDict[str, Any]:
@@ -198,8 +239,41 @@ class PlanContext:
     def pod_networks_v4(self) -> list[IPv4Network]:
         return [n for n in self.config.pod_networks() if isinstance(n, IPv4Network)]
 
+    def pod_networks_v6(self) -> list[IPv6Network]:
+        return [n for n in self.config.pod_networks() if isinstance(n, IPv6Network)]
 
-def _underlay(order: Sequence[str], subnets: dict[str, IPv4Network], mtus: dict[str, int]) -> Underlay:
+
+def _ipv6_underlay(config: ClusterConfig, order: Sequence[str], nodes: dict[str, Node],
+                   subnets: dict[str, IPv4Network]
+                   ) -> tuple[dict[str, str], IPv6Network | None, str]:
+    """The nodes' IPv6 underlay in a dual-stack cluster — kind's one IPv6 docker network — or
+    why the plan leaves the cluster's IPv6 half to the model (``""``: it has none)."""
+    if not any(n.version == 6 for n in config.pod_networks()):
+        return {}, None, ""
+    plugin = config.plugin.name
+    if plugin not in DUAL_STACK_PLUGINS:
+        return {}, None, (f"the {plugin} plugin's plan is IPv4 only here (dual-stack is wired "
+                          f"under {', '.join(sorted(DUAL_STACK_PLUGINS))})")
+    if len(set(subnets.values())) > 1:
+        return {}, None, "the nodes are on several subnets: the IPv6 underlay is one segment"
+    ip6 = {n: node_v6(nodes[n]) for n in order}
+    missing = [n for n, ip in ip6.items() if not ip]
+    if missing:
+        return {}, None, f"node {missing[0]} has no IPv6 InternalIP"
+    nets = {ipaddress.IPv6Network(f"{ip}/{UNDERLAY_V6_PREFIXLEN}", strict=False)
+            for ip in ip6.values()}
+    if len(nets) > 1:
+        return {}, None, "the nodes' IPv6 InternalIPs are on different /64s"
+    net = nets.pop()
+    gateway = net.network_address + 1
+    clash = [n for n, ip in ip6.items() if ipaddress.IPv6Address(ip) == gateway]
+    if clash:
+        return {}, None, f"node {clash[0]}'s IPv6 InternalIP is the underlay gateway's ({gateway})"
+    return ip6, net, ""
+
+
+def _underlay(order: Sequence[str], subnets: dict[str, IPv4Network], mtus: dict[str, int],
+              subnet6: IPv6Network | None = None) -> Underlay:
     segments: dict[str, list[str]] = {}
     for n in order:
         segments.setdefault(str(subnets[n]), []).append(n)
@@ -211,8 +285,11 @@ def _underlay(order: Sequence[str], subnets: dict[str, IPv4Network], mtus: dict[
         gw = str(net.network_address + 1)
         dev = f"eth{i}"
         mtu = max(mtus[m] for m in members) if members else DEFAULT_MTU
-        interfaces.append(RouterInterface(dev, f"{gw}/{net.prefixlen}", subnet, mtu))
+        address6 = f"{subnet6.network_address + 1}/{subnet6.prefixlen}" if subnet6 else None
+        interfaces.append(RouterInterface(dev, f"{gw}/{net.prefixlen}", subnet, mtu, address6))
         routes.append(Route(subnet, dev=dev, proto="kernel", scope="link", src=gw))
+        if subnet6 is not None:
+            routes.append(Route(str(subnet6), dev=dev, proto="kernel"))
         nat.append(f"-A POSTROUTING -s {subnet} -o uplink -j MASQUERADE")
     if not interfaces:
         net = ipaddress.IPv4Network(DEFAULT_UNDERLAY)

@@ -23,11 +23,21 @@ What a node gets
   the IPAM routes.
 - Masquerade: flanneld's ``FLANNEL-POSTRTG`` chain (``trafficmngr/iptables masqRules``).
 - No NetworkPolicy: flannel is connectivity only.
+
+Dual stack (``EnableIPv6``, flannel's ``ipv6Network``): the node's IPv6 podCIDR is its IPv6
+lease, and everything above has an IPv6 twin — ``flannel-v6.<VNI>`` (VXLAN over the node's IPv6
+address; the kernel gives it the external interface's MTU minus 70 — flanneld sets none — while
+the pods keep FLANNEL_MTU, the IPv4 device's), the
+lease's network address as a /128 on it, one route, NDP entry and FDB entry per other node
+(``<lease6> via <lease6>:: dev flannel-v6.1 onlink``), ``cni0``'s ``::1`` of the lease, the pods'
+IPv6 address and default route, and ``ip6tables`` masquerade. host-gw routes
+``<lease6> via <node IPv6> dev eth0``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 from podnet.api.core import Pod
 from podnet.api.frozen import FrozenDict
@@ -48,6 +58,8 @@ from podnet.plugins.plan import (
 __all__ = ["FLANNEL_MASQ_COMMENT", "VXLAN_OVERHEAD", "lease_of", "node_plan", "pod_mtu", "pod_plan", "vtep_mac"]
 
 VXLAN_OVERHEAD = 50
+#: VXLAN over IPv6: a 40-byte outer header instead of 20.
+VXLAN6_OVERHEAD = 70
 FLANNEL_MASQ_COMMENT = '-m comment --comment "flanneld masq"'
 #: kube-proxy's masquerade mark, which flannel leaves alone (trafficmngr.KubeProxyMark).
 KUBE_PROXY_MARK = "0x4000/0x4000"
@@ -62,8 +74,23 @@ def lease_of(ctx: PlanContext, node: str) -> ipaddress.IPv4Network | None:
     return None
 
 
+def lease6_of(ctx: PlanContext, node: str) -> ipaddress.IPv6Network | None:
+    """The node's IPv6 lease (its IPv6 podCIDR) when the plan wires dual stack."""
+    if not ctx.dual_stack:
+        return None
+    for cidr in ctx.nodes[node].pod_cidrs:
+        net = ipaddress.ip_network(cidr, strict=False)
+        if isinstance(net, ipaddress.IPv6Network):
+            return net
+    return None
+
+
 def vtep_mac(node: str, vni: int) -> str:
     return local_mac(f"flannel.{vni}", node)
+
+
+def vtep6_mac(node: str, vni: int) -> str:
+    return local_mac(f"flannel-v6.{vni}", node)
 
 
 def _vni(ctx: PlanContext) -> int:
@@ -74,11 +101,18 @@ def device_name(ctx: PlanContext) -> str:
     return f"flannel.{_vni(ctx)}"
 
 
+def device6_name(ctx: PlanContext) -> str:
+    return f"flannel-v6.{_vni(ctx)}"
+
+
 def pod_mtu(ctx: PlanContext, node: str) -> int:
     """FLANNEL_MTU: the user's ``plugin.mtu``, else the node NIC's MTU (minus 50 for VXLAN)."""
     if ctx.config.plugin.mtu:
         return ctx.config.plugin.mtu
     if ctx.config.plugin.effective_mode == "vxlan":
+        # in dual stack too: ``network.MTU()`` is the IPv4 device's MTU minus 50 — an IPv6
+        # packet of that size is 20 bytes too big for flannel-v6.1 and is answered with an
+        # ICMPv6 Packet Too Big, as on a real dual-stack flannel node
         return ctx.mtu[node] - VXLAN_OVERHEAD
     return ctx.mtu[node]
 
@@ -86,6 +120,51 @@ def pod_mtu(ctx: PlanContext, node: str) -> int:
 def _cluster_cidr(ctx: PlanContext) -> str:
     nets = ctx.pod_networks_v4()
     return str(nets[0]) if nets else ""
+
+
+def _cluster_cidr6(ctx: PlanContext) -> str:
+    nets = ctx.pod_networks_v6() if ctx.dual_stack else []
+    return str(nets[0]) if nets else ""
+
+
+def _v6_half(ctx: PlanContext, name: str, links: list[Link], routes: list[Route],
+             neighbours: list[Neighbour], fdb: list[Fdb], nat: list[str],
+             masq: list[MasqRule]) -> None:
+    """The IPv6 twin of everything flannel does on node ``name`` (dual stack)."""
+    lease6 = lease6_of(ctx, name)
+    if lease6 is None:
+        return
+    mode = ctx.config.plugin.effective_mode
+    vni = _vni(ctx)
+    dev6 = device6_name(ctx)
+    if mode == "vxlan":
+        mtu6 = ctx.config.plugin.mtu or ctx.mtu[name] - VXLAN6_OVERHEAD
+        links.append(Link(dev6, "vxlan", mtu6, (f"{lease6.network_address}/128",),
+                          vtep6_mac(name, vni), vni=vni,
+                          port=int(ctx.config.plugin.option("port")), local=ctx.ip6[name]))
+    cni0 = next((i for i, link in enumerate(links) if link.name == "cni0"), None)
+    if cni0 is not None:
+        gw6 = f"{lease6.network_address + 1}/{lease6.prefixlen}"
+        links[cni0] = replace(links[cni0], addresses=links[cni0].addresses + (gw6,))
+        routes.append(Route(str(lease6), dev="cni0", proto="kernel"))
+    for other in ctx.remotes(name):
+        remote6 = lease6_of(ctx, other)
+        if remote6 is None:
+            continue
+        if mode == "host-gw":
+            routes.append(Route(str(remote6), via=ctx.ip6[other], dev="eth0"))
+            continue
+        mac = vtep6_mac(other, vni)
+        gw = str(remote6.network_address)
+        neighbours.append(Neighbour(gw, mac, dev6))
+        fdb.append(Fdb(mac, ctx.ip6[other], dev6))
+        routes.append(Route(str(remote6), via=gw, dev=dev6, onlink=True))
+    cluster6 = _cluster_cidr6(ctx)
+    if cluster6:
+        c = FLANNEL_MASQ_COMMENT
+        rule = f"-A FLANNEL-POSTRTG -s {cluster6} ! -d ff00::/8 {c} -j MASQUERADE --random-fully"
+        nat.append(f"# ip6tables: {rule}")
+        masq.append(MasqRule((cluster6,), (cluster6, "ff00::/8"), None, rule))
 
 
 def node_plan(ctx: PlanContext, name: str) -> NodePlan:
@@ -106,7 +185,8 @@ def node_plan(ctx: PlanContext, name: str) -> NodePlan:
 
     if mode == "vxlan":
         links.append(
-            Link(dev, "vxlan", mtu, (f"{lease.network_address}/32",) if lease else (), vtep_mac(name, vni),
+            Link(dev, "vxlan", ctx.config.plugin.mtu or ctx.mtu[name] - VXLAN_OVERHEAD,
+                 (f"{lease.network_address}/32",) if lease else (), vtep_mac(name, vni),
                  vni=vni, port=port, local=ip)
         )
     pods = ctx.pods_by_node.get(name, [])
@@ -144,6 +224,7 @@ def node_plan(ctx: PlanContext, name: str) -> NodePlan:
     cluster = _cluster_cidr(ctx)
     nat: list[str] = []
     masq: list[MasqRule] = []
+    sysctls = {"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "1"}
     if cluster and lease is not None:
         c = FLANNEL_MASQ_COMMENT
         nat = [
@@ -156,18 +237,22 @@ def node_plan(ctx: PlanContext, name: str) -> NodePlan:
             f"-A FLANNEL-POSTRTG ! -s {cluster} -d {cluster} {c} -j MASQUERADE --random-fully",
         ]
         masq.append(MasqRule((cluster,), (cluster, "224.0.0.0/4"), None, nat[5]))
+    if ctx.dual_stack:
+        _v6_half(ctx, name, links, routes, neighbours, fdb, nat, masq)
+        sysctls.update({"net.ipv6.conf.all.forwarding": "1",
+                        "net.bridge.bridge-nf-call-ip6tables": "1"})
 
     return NodePlan(
         name=name,
         internal_ip=ip,
         subnet=str(ctx.subnet[name]),
         gateway=ctx.gateway(name),
-        pod_cidrs=(str(lease),) if lease else (),
+        pod_cidrs=tuple(str(n) for n in (lease, lease6_of(ctx, name)) if n is not None),
         links=tuple(links),
         routes=sort_routes(routes),
         neighbours=tuple(neighbours),
         fdb=tuple(fdb),
-        sysctls=FrozenDict({"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "1"}),
+        sysctls=FrozenDict(sysctls),
         nat=tuple(nat),
         masquerade=tuple(masq),
         warnings=tuple(warnings),
@@ -187,11 +272,20 @@ def pod_plan(ctx: PlanContext, pod: Pod) -> PodPlan:
         routes.append(Route(cluster, via=gw, dev="eth0"))
     if lease:
         routes.append(Route(str(lease), dev="eth0", proto="kernel", scope="link", src=ip))
+    addresses = [f"{ip}/{prefix}"]
+    lease6 = lease6_of(ctx, node)
+    ip6 = next((i for i in pod.ips if ":" in i), None)
+    if lease6 is not None and ip6 is not None:
+        gw6 = str(lease6.network_address + 1)
+        addresses.append(f"{ip6}/{lease6.prefixlen}")
+        routes.append(Route("default", via=gw6, dev="eth0"))
+        routes.append(Route(_cluster_cidr6(ctx), via=gw6, dev="eth0"))
+        routes.append(Route(str(lease6), dev="eth0", proto="kernel"))
     return PodPlan(
         name=key,
         node=node,
         ip=ip,
-        eth0=Eth0((f"{ip}/{prefix}",), pod_mtu(ctx, node), local_mac("eth0", key)),
+        eth0=Eth0(tuple(addresses), pod_mtu(ctx, node), local_mac("eth0", key)),
         host_if=bridge_veth_name(pod.metadata.namespace, pod.metadata.name),
         routes=sort_routes(routes),
     )

@@ -126,8 +126,18 @@ class Route:
     src: str | None = None
 
     @property
+    def version(self) -> int:
+        """4 or 6 — ``default`` belongs to the family of its gateway (``ip -6 route`` prints
+        ``default via fe80::1`` as ``ip route`` prints ``default via 172.18.0.1``)."""
+        if self.dst == "default":
+            return 6 if (self.via and ":" in self.via) or (self.src and ":" in self.src) else 4
+        return 6 if ":" in self.dst else 4
+
+    @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        return ipaddress.ip_network("0.0.0.0/0" if self.dst == "default" else self.dst, strict=False)
+        if self.dst == "default":
+            return ipaddress.ip_network("::/0" if self.version == 6 else "0.0.0.0/0")
+        return ipaddress.ip_network(self.dst, strict=False)
 
     def text(self) -> str:
         """The route as ``ip route`` prints it."""
@@ -355,9 +365,14 @@ class RouterInterface:
     address: str  # with prefix length
     subnet: str
     mtu: int
+    #: The router's IPv6 address on the segment (with prefix length), in a dual-stack cluster.
+    address6: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "address": self.address, "subnet": self.subnet, "mtu": self.mtu}
+        out = {"name": self.name, "address": self.address, "subnet": self.subnet, "mtu": self.mtu}
+        if self.address6:
+            out["address6"] = self.address6
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,6 +426,10 @@ class NetworkPlan:
     _ip_index: Mapping[str, tuple[str, str]] = field(repr=False, compare=False)
     _node_pods: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Whether the plan wires the IPv6 half of a dual-stack cluster (addresses, routes, the
+    #: underlay's IPv6); when the cluster has one that is not wired, ``ipv6_unplanned`` says why.
+    ipv6: bool = False
+    ipv6_unplanned: str = ""
 
     def node(self, name: str) -> NodePlan:
         key = "n:" + name
@@ -469,6 +488,7 @@ class NetworkPlan:
             "pod_networks": list(self.pod_networks),
             "service_networks": list(self.service_networks),
             "underlay": self.underlay.to_dict(),
+            "ipv6": self.ipv6,
             "nodes": [self.node(n).to_dict() for n in names],
             "pods": sorted((p.to_dict() for n in names for p in self.pods_on(n)), key=lambda d: str(d["name"]))
             if nodes is not None else [p.to_dict() for p in self.pods],

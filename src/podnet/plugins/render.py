@@ -43,7 +43,7 @@ def render_link(link: Link) -> list[str]:
         if link.master:
             lines.append("    bridge_slave hairpin on")
     for a in link.addresses:
-        lines.append(f"    inet {a} scope global {link.name}")
+        lines.append(f"    {'inet6' if ':' in a else 'inet'} {a} scope global {link.name}")
     return lines
 
 
@@ -54,7 +54,10 @@ def render_node(plan: NetworkPlan, node: NodePlan, with_pods: bool = True) -> st
     for link in node.links:
         out.extend(render_link(link))
     out += ["", "$ ip route"]
-    out += [r.text() for r in node.routes]
+    out += [r.text() for r in node.routes if r.version == 4]
+    if any(r.version == 6 for r in node.routes):
+        out += ["", "$ ip -6 route"]
+        out += [r.text() for r in node.routes if r.version == 6]
     out += ["", "$ ip neigh show nud permanent"]
     out += [n.text() for n in node.neighbours] or ["(none)"]
     out += ["", "$ bridge fdb show | grep dst"]
@@ -82,7 +85,7 @@ def render_pod(pod: PodPlan) -> str:
     lines = [f"{pod.name}  (host side: {pod.host_if})"
              + (f"  identity {pod.identity}" if pod.identity is not None else "")]
     lines.append(f"  eth0: mtu {pod.eth0.mtu} link/ether {pod.eth0.mac}")
-    lines += [f"    inet {a}" for a in pod.eth0.addresses]
+    lines += [f"    {'inet6' if ':' in a else 'inet'} {a}" for a in pod.eth0.addresses]
     lines += [f"  {r.text()}" for r in pod.routes]
     lines += [f"  {n.text()}" for n in pod.neighbours]
     return "\n".join(lines)
@@ -98,9 +101,12 @@ def render_plan(plan: NetworkPlan, nodes: Sequence[str] | None = None) -> str:
     ]
     u = plan.underlay
     segs = "; ".join(f"{s} ({', '.join(n)})" for s, n in u.segments.items())
-    router = ", ".join(f"{i.address} on {i.name}" for i in u.interfaces)
+    router = ", ".join(f"{i.address}{' ' + i.address6 if i.address6 else ''} on {i.name}"
+                       for i in u.interfaces)
     head.append(f"underlay: {segs}; router {router}" + (" — nodes on different subnets reach each other "
                                                          "only through it" if u.routed else ""))
+    if plan.ipv6_unplanned:
+        head.append(f"IPv6: not wired — {plan.ipv6_unplanned}; the IPv6 half is the model's only")
     names = list(plan.node_names) if nodes is None else list(nodes)
     parts = ["\n".join(head) + "\n"]
     parts += [render_node(plan, plan.node(n)) for n in names]

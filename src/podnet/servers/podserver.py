@@ -69,6 +69,10 @@ class PodIdentity:
     services: Mapping[int, str] = field(default_factory=dict)
     #: The address the sockets bind to in that namespace (every address by default).
     bind: str = "0.0.0.0"
+    #: Whether the pod has an IPv6 address too (dual stack): every port is then also served
+    #: on ``::``, in a socket of its own (IPv6 only, so the IPv4 one keeps its clients' plain
+    #: addresses).
+    dual_stack: bool = False
     #: The pod's directory, where health overrides are read ("" for none).
     state_dir: str = ""
 
@@ -220,12 +224,12 @@ class PodServer:
     # ------------------------------------------------------------------ lifecycle
 
     def _sock(self, netns: str, family: int, type_: int, proto: int, port: int,
-              bind: str = "0.0.0.0") -> socket.socket:
+              bind: str = "0.0.0.0", v6only: bool = False) -> socket.socket:
         s = self._factory(netns, family, type_, proto)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if v6only else 0)
             s.bind((bind, port))
             s.setblocking(False)
         except BaseException:
@@ -244,31 +248,39 @@ class PodServer:
         transports: list[asyncio.BaseTransport] = []
         problems: list[str] = []
         loop = asyncio.get_running_loop()
+        binds = [(socket.AF_INET, ident.bind)]
+        if ident.dual_stack and ident.bind == "0.0.0.0":
+            binds.append((socket.AF_INET6, "::"))
         for port, proto in ports:
-            try:
-                if proto in ("TCP", "SCTP"):
-                    sproto = IPPROTO_SCTP if proto == "SCTP" else 0
-                    s = self._sock(ident.netns, socket.AF_INET, socket.SOCK_STREAM, sproto, port,
-                                   ident.bind)
-                    s.listen(512)
+            for family, address in binds:
+                try:
+                    if proto in ("TCP", "SCTP"):
+                        sproto = IPPROTO_SCTP if proto == "SCTP" else 0
+                        s = self._sock(ident.netns, family, socket.SOCK_STREAM, sproto, port,
+                                       address, v6only=True)
+                        s.listen(512)
 
-                    def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter,
-                                _port: int = port, _proto: str = proto) -> Any:
-                        return self._serve_stream(ident, _port, _proto, r, w)
+                        def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter,
+                                    _port: int = port, _proto: str = proto) -> Any:
+                            return self._serve_stream(ident, _port, _proto, r, w)
 
-                    servers.append(await asyncio.start_server(handler, sock=s))
-                elif proto == "UDP":
-                    s = self._sock(ident.netns, socket.AF_INET, socket.SOCK_DGRAM, 0, port, ident.bind)
-                    def udp(_p: int = port) -> _Udp:
-                        return _Udp(self, ident, _p, "UDP")
+                        servers.append(await asyncio.start_server(handler, sock=s))
+                    elif proto == "UDP":
+                        s = self._sock(ident.netns, family, socket.SOCK_DGRAM, 0, port, address,
+                                       v6only=True)
 
-                    tr, _ = await loop.create_datagram_endpoint(udp, sock=s)
-                    transports.append(tr)
-                else:
-                    problems.append(f"{ident.key}: port {port}/{proto}: unknown protocol")
-            except OSError as e:
-                problems.append(f"{ident.key}: cannot listen on {port}/{proto}: "
-                                f"{e.strerror or e}")
+                        def udp(_p: int = port) -> _Udp:
+                            return _Udp(self, ident, _p, "UDP")
+
+                        tr, _ = await loop.create_datagram_endpoint(udp, sock=s)
+                        transports.append(tr)
+                    else:
+                        problems.append(f"{ident.key}: port {port}/{proto}: unknown protocol")
+                        break
+                except OSError as e:
+                    problems.append(f"{ident.key}: cannot listen on {port}/{proto}"
+                                    f"{' (IPv6)' if family == socket.AF_INET6 else ''}: "
+                                    f"{e.strerror or e}")
         self._servers[ident.key] = servers
         self._transports[ident.key] = transports
         self.log.write(ident.key, "serving " + (", ".join(f"{p}/{t}" for p, t in ports) or

@@ -152,6 +152,18 @@ def outside_ip(state: ClusterState) -> str:
     return OUTSIDE_IP
 
 
+def outside_ip6(state: ClusterState) -> str:
+    """The outside's IPv6 address in a dual-stack cluster: the first address of the /64 the
+    nodes' IPv6 InternalIPs are on (kind's IPv6 docker network, fc00:f853:ccd:e793::1; the real
+    data plane's outside holds it), "" when the nodes have no IPv6 address."""
+    for node in state.nodes:
+        for ip in node.internal_ips:
+            if ":" in ip:
+                net = ipaddress.IPv6Network(f"{ip}/64", strict=False)
+                return str(net.network_address + 1)
+    return ""
+
+
 def _node_ips(state: ClusterState) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in state.nodes:
@@ -222,8 +234,9 @@ def parse_source(state: ClusterState, text: str, namespace: str | None = None) -
     if not raw:
         raise TraceError('error: FROM is empty: expected NS/POD, node/NAME or an IP address')
     if raw == "outside":
-        gateway = outside_ip(state)
-        return Source("external", gateway, None, raw, None, (gateway,))
+        gateway, gateway6 = outside_ip(state), outside_ip6(state)
+        return Source("external", gateway, None, raw, None,
+                      (gateway, gateway6) if gateway6 else (gateway,))
     if raw.startswith("node/"):
         name = raw[5:]
         if state.node(name) is None:
