@@ -11,8 +11,9 @@
     Pods take a unique prefix of their name, as ``exec`` does.
 
 ``podnet fault list [-o json]``
-    The faults in place: ID, TARGET, FAULT, INTERFACES, STATE (applied | partial | missing,
-    when a re-wired pod took them away), AGE.
+    The faults in place: ID, TARGET, FAULT, INTERFACES, STATE (applied | partial | missing:
+    what the fault made is gone — the daemon applies a re-wired pod's faults again, and
+    drops those of a pod deleted for good), AGE.
 
 ``podnet fault rm (ID… | --all)``
     Removes exactly what the fault made. ``podnet down`` removes every fault with the cluster.
@@ -29,7 +30,7 @@ from typing import Any
 import click
 
 from podnet.cli import store
-from podnet.cli.context import CliError, common_options, options
+from podnet.cli.context import CliError, common_options, options, output_format
 from podnet.cli.tabwriter import table
 from podnet.sim.faults import (
     Fault,
@@ -136,13 +137,7 @@ def add_cmd(ctx: click.Context, target: tuple[str, ...], delay: str | None, jitt
             program = compile_fault(fault, names.underlay_port, netem)
         except FaultError as e:
             raise CliError(*e.errors) from e
-        existing = {}
-        for r in records:
-            try:
-                existing[str(r["id"])] = fio.program_of_record(r)
-            except (KeyError, TypeError, ValueError, FaultError):
-                continue
-        other = conflict(program, existing)
+        other = conflict(program, fio.programs_of(records))
         if other is not None:
             raise CliError(f"error: fault {other} already has a qdisc or a delay line on a "
                            f"device this fault needs (a device has one root qdisc, and one "
@@ -176,10 +171,7 @@ def list_cmd(ctx: click.Context) -> None:
 
     opts = options(ctx)
     cluster = store.check_name(opts.cluster_name)
-    fmt = (opts.output or "").strip()
-    if fmt not in ("", "json", "wide"):
-        raise CliError(f'error: unable to match a printer suitable for the output format "{fmt}", '
-                       "allowed formats are: json,wide")
+    fmt = output_format(opts.output, ("", "json", "wide"))
     records = fio.read_records(cluster)
     docs = []
     for r in records:

@@ -16,8 +16,9 @@ Life of the daemon
    (127.0.0.1:8080 → its port 80, 127.0.0.1:8443 → 443), which runs in its pods on loops of
    its own (:mod:`podnet.linux.ingressctl`). ``runtime.json`` says ``ready``.
    The stored cluster is then followed: when ``podnet apply``/``delete`` change it, the network
-   converges live (:meth:`~podnet.linux.cluster.RealCluster.converge`: pods wired/unwired, every
-   node's rules resynced in one transaction each, DNS zones and Ingress routes swapped).
+   converges live (:meth:`~podnet.linux.cluster.RealCluster.converge`: pods wired/unwired,
+   kube-proxy's rules partially synced on every node in one transaction each, DNS zones and
+   Ingress routes swapped, the faults of re-wired pods applied again).
    Probes run as kubelet runs them (:mod:`podnet.linux.prober`, bookkeeping in
    :mod:`podnet.cluster.probes`): a pod with a readinessProbe is built out of its Services'
    endpoints and joins them on its first success; every change of what kubelet would report is
