@@ -310,10 +310,10 @@ class RealCluster:
         index = None
         if self.plan.plugin.enforces_policy and self.enforce_policy:
             index = as_enforced(PolicyIndex.build(self.state))
-        for n in nodes:
-            text = self.node_ruleset(n.name, index)
-            nft.load(self.node_ns(n.name), text)
-            report.rules[n.name] = text.count("\n")
+        texts = [(n.name, self.node_ruleset(n.name, index)) for n in nodes]
+        nft.load_many([(self.node_ns(name), text) for name, text in texts])
+        for name, text in texts:
+            report.rules[name] = text.count("\n")
         say(f"nftables loaded on {len(nodes)} node(s)")
         t4 = time.monotonic()
         self._write_pod_files()
@@ -392,8 +392,22 @@ class RealCluster:
             change.restart = ("the nodes or the plugin changed: run podnet down and podnet up "
                               "to rebuild the cluster")
             return change
-        old_pods = {k: old_plan.pod(k) for k in old_plan.pod_keys}
-        new_pods = {k: new_plan.pod(k) for k in new_plan.pod_keys}
+        # a node whose plan is the same has nothing of its own to change (its pods, devices,
+        # routes, neighbours and tunnel map are all in its plan) — and a pod that is the same
+        # object on such a node has the same plan: only the others' plans are built and compared
+        changed = [n for n in new_plan.nodes if old_plan.node(n.name) != n]
+        same_nodes = set(new_plan.node_names) - {n.name for n in changed}
+        old_keys, new_keys = set(old_plan.pod_keys), set(new_plan.pod_keys)
+
+        def unchanged(key: str) -> bool:
+            ns, _, name = key.partition("/")
+            before, after = old_state.pod(ns, name), state.pod(ns, name)
+            return before is not None and before == after and after.spec.node_name in same_nodes
+
+        candidates = [k for k in old_keys | new_keys
+                      if not (k in old_keys and k in new_keys and unchanged(k))]
+        old_pods = {k: old_plan.pod(k) for k in candidates if k in old_keys}
+        new_pods = {k: new_plan.pod(k) for k in candidates if k in new_keys}
         gone = sorted(k for k in old_pods if k not in new_pods or new_pods[k] != old_pods[k])
         added = sorted(k for k in new_pods if k not in old_pods or new_pods[k] != old_pods[k])
         self.state, self.plan = state, new_plan
@@ -409,7 +423,7 @@ class RealCluster:
                 if ns is not None:
                     topology.remove_etc(ns)
                 change.removed.append(key)
-            for n in new_plan.nodes:
+            for n in changed:
                 nl = netlinks[n.name]
                 missing = [link for link in n.links
                            if not wiring._is_pod_veth(link) and not wiring._is_uplink(link)
@@ -423,7 +437,7 @@ class RealCluster:
                 self.pod_ns[key] = wiring.wire_pod(netlinks[pod.node], self.cluster, node, pod,
                                                    host)
                 change.added.append(key)
-            for n in new_plan.nodes:
+            for n in changed:
                 wiring.node_tables(netlinks[n.name], n)
                 if ebpf.needs_emulation(new_plan):
                     ebpf.apply(netlinks[n.name], new_plan, n)
@@ -437,6 +451,7 @@ class RealCluster:
         # kube-proxy's partial sync: only the chains and map elements of the Services that
         # changed; chains no longer used are flushed now and deleted once nothing refers to them
         cleanups: list[tuple[str, str]] = []
+        loads: list[tuple[str, str]] = []
         synced: set[str] = set()
         for name in new_plan.node_names:
             partial: dict[int, str] = {}
@@ -449,11 +464,11 @@ class RealCluster:
                 partial[family] = sync.transaction
                 synced.update(sync.updated)
                 if sync.cleanup:
-                    cleanups.append((name, sync.cleanup))
-            nft.load(self.node_ns(name), self.node_ruleset(name, index, resync=True,
-                                                           proxy=partial))
-        for name, cleanup in cleanups:
-            nft.load(self.node_ns(name), cleanup)
+                    cleanups.append((self.node_ns(name), sync.cleanup))
+            loads.append((self.node_ns(name),
+                          self.node_ruleset(name, index, resync=True, proxy=partial)))
+        nft.load_many(loads)
+        nft.load_many(cleanups)
         change.services_synced = sorted(synced)
         self._write_pod_files(only=set(added) | self._dns_changed(old_state, state))
         change.seconds = time.monotonic() - t0
