@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_linux_support import new_cluster_name, require_root
+from test_linux_support import new_cluster_name, require_root, until
 
 pytestmark = pytest.mark.root
 
@@ -223,13 +223,6 @@ spec:
 """
 
 
-def _until(check, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_apply_and_delete_converge_the_running_network_live(cli: Cli, tmp_path: Path) -> None:
@@ -249,14 +242,14 @@ def test_apply_and_delete_converge_the_running_network_live(cli: Cli, tmp_path: 
 
     assert web_to_api()
     cli.run("delete", DENY_WEB_TO_API, "-n", "shop")
-    assert _until(lambda: not web_to_api())
+    assert until(lambda: not web_to_api())
     st = json.loads(cli.run("status", "-o", "json").stdout)
     web = next(k for k in st["runtime"]["pods"] if k.startswith("frontend/web-"))
     api = next(k for k in st["runtime"]["pods"] if k.startswith("shop/api-"))
     why = cli.run("policy", "why", web, api, "8080/TCP").stdout
     assert "denied" in why and "shop/default-deny" in why
     cli.run("apply", "-f", str(Path(EXAMPLE) / "60-network-policies.yaml"))
-    assert _until(web_to_api)
+    assert until(web_to_api)
 
     extra = tmp_path / "extra.yaml"
     extra.write_text(EXTRA)
@@ -267,7 +260,7 @@ def test_apply_and_delete_converge_the_running_network_live(cli: Cli, tmp_path: 
                      "http://extra.lab/hostname")
         return r.stdout.startswith("extra-")
 
-    assert _until(extra_served)
+    assert until(extra_served)
     # kube-proxy's partial sync: the new Service's chains were added, nothing else rewritten
     assert "kube-proxy rules of 1 Service(s) synced on 3 node(s)" in cli.run("logs").stdout
 
@@ -280,10 +273,10 @@ def test_apply_and_delete_converge_the_running_network_live(cli: Cli, tmp_path: 
 
     assert "lab/extra/tcp" in chains("worker")
     cli.run("delete", "-f", str(extra))
-    assert _until(lambda: not any(k.startswith("lab/extra-") for k in json.loads(
+    assert until(lambda: not any(k.startswith("lab/extra-") for k in json.loads(
         cli.run("status", "-o", "json").stdout)["runtime"]["pods"]))
     assert not extra_served()
-    assert _until(lambda: "lab/extra/tcp" not in chains("worker"))  # stale chains deleted
+    assert until(lambda: "lab/extra/tcp" not in chains("worker"))  # stale chains deleted
     assert web_to_api()  # the other Services' rules were left as they were
 
 
@@ -312,15 +305,15 @@ def test_a_pod_runs_its_own_command(cli: Cli, tmp_path: Path) -> None:
     pid = st["runtime"]["commands"]["default/server"]
     assert netns.current_ns_id() != (os.stat(f"/proc/{pid}/ns/net").st_dev,
                                      os.stat(f"/proc/{pid}/ns/net").st_ino)
-    assert _until(lambda: cli.exec("outside", "true").returncode == 0)
-    ok = _until(lambda: "Directory listing" in cli.exec(
+    assert until(lambda: cli.exec("outside", "true").returncode == 0)
+    ok = until(lambda: "Directory listing" in cli.exec(
         "kube-system/deploy/coredns", "curl", "-s", "-m", "1", "http://" +
         json.loads(cli.run("get", "pod", "server", "-o", "json").stdout)["status"]["podIP"] +
         ":9000/").stdout)
     assert ok
     assert "started in default/server" in cli.run("logs", "default/server").stdout
     cli.run("down")
-    assert _until(lambda: not os.path.exists(f"/proc/{pid}"))
+    assert until(lambda: not os.path.exists(f"/proc/{pid}"))
 
 
 EXITING_PODS = """apiVersion: v1
@@ -365,17 +358,17 @@ def test_a_command_that_exits_is_restarted_as_its_restart_policy_says(
         pod = json.loads(cli.run("get", "pod", name, "-o", "json").stdout)["status"]
         return dict(pod["containerStatuses"][0])
 
-    assert _until(lambda: runs("crasher") == 2, timeout=10)
-    assert _until(lambda: status("crasher")["state"].get("waiting", {}).get("reason")
+    assert until(lambda: runs("crasher") == 2, timeout=10)
+    assert until(lambda: status("crasher")["state"].get("waiting", {}).get("reason")
                   == "CrashLoopBackOff", timeout=10)
     st = status("crasher")
     assert st["restartCount"] == 1 and st["ready"] is False
-    assert _until(lambda: "restarted: default/crasher (1)" in cli.run("status").stdout)
+    assert until(lambda: "restarted: default/crasher (1)" in cli.run("status").stdout)
     assert "not ready: default/crasher, default/once" in cli.run("status").stdout
     time.sleep(2)
     assert runs("crasher") == 2  # waiting out the back-off
     assert runs("once") == 1
-    assert _until(lambda: status("once")["state"].get("terminated", {}).get("reason")
+    assert until(lambda: status("once")["state"].get("terminated", {}).get("reason")
                   == "Completed", timeout=10)
     assert status("once")["restartCount"] == 0
     log = processes.daemon_log_path(cli.cluster).read_text()

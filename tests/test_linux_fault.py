@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from test_linux_cli import EXAMPLE, Cli
-from test_linux_support import new_cluster_name, require_root
+from test_linux_support import new_cluster_name, require_root, until
 
 pytestmark = pytest.mark.root
 
@@ -415,13 +415,6 @@ spec:
 """
 
 
-def until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def wired_pods(c: Cli) -> dict[str, str]:
@@ -451,7 +444,7 @@ def probe_pod(shop: Cli, tmp_path: Path) -> Iterator[Callable[[str], None]]:
         yield place
     finally:
         shop.run("delete", "pod", "probe", "-n", "data", "--ignore-not-found", check=False)
-        until(lambda: PROBE not in wired_pods(shop))
+        until(lambda: PROBE not in wired_pods(shop), timeout=15)
 
 
 def delayline_pids(rec: dict[str, Any]) -> list[int]:
@@ -469,7 +462,7 @@ def test_faults_follow_a_pod_the_daemon_rewires(shop: Cli, probe_pod: Callable[[
 
     mark = len(daemon_log(shop))
     probe_pod("worker")
-    assert until(lambda: PROBE in wired_pods(shop))
+    assert until(lambda: PROBE in wired_pods(shop), timeout=15)
     src, dst = ns(shop, PROBE), ip(DB1)
     assert max(rtts(src, dst, 3)) < 0.05
     delay = "100" if len(target) == 1 else "50"  # a link delays both ways
@@ -480,7 +473,7 @@ def test_faults_follow_a_pod_the_daemon_rewires(shop: Cli, probe_pod: Callable[[
     assert all(0.09 <= r <= 0.2 for r in got), got
 
     probe_pod("control-plane")  # the pod is re-wired: its old devices go
-    assert until(lambda: "reapplied" in records(shop)["f1"]), daemon_log(shop)[mark:]
+    assert until(lambda: "reapplied" in records(shop)["f1"], timeout=15), daemon_log(shop)[mark:]
     after = records(shop)["f1"]
     assert after["state"] == "applied", after
     assert {**other, "state": "applied"} == records(shop)["f2"]  # untouched
@@ -504,7 +497,7 @@ def test_faults_follow_a_pod_the_daemon_rewires(shop: Cli, probe_pod: Callable[[
         assert all(0.09 <= r <= 0.2 for r in back), back
 
     shop.run("delete", "pod", "probe", "-n", "data")  # gone for good: the fault goes with it
-    assert until(lambda: list(records(shop)) == ["f2"]), records(shop)
+    assert until(lambda: list(records(shop)) == ["f2"], timeout=15), records(shop)
     gone = "the pod" if len(target) == 1 else f"pod {PROBE}"
     assert f"warning: fault f1 on {before['target']}: {gone} is gone; fault removed" in \
         daemon_log(shop)[mark:]

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_linux_cli import Cli, cli  # noqa: F401
+from test_linux_support import until
 
 pytestmark = pytest.mark.root
 
@@ -103,13 +102,6 @@ spec:
 """
 
 
-def _until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _json(cli: Cli, *args: str) -> Any:
@@ -183,17 +175,17 @@ def test_an_unready_pod_leaves_its_service_for_real(home: Cli, tmp_path: Path) -
     # both ready after their first probe, both reached through the ClusterIP
     eps = _endpoints(cli, "web")
     assert all(c["ready"] and c["serving"] for c in eps.values()), eps
-    assert _until(lambda: _reached(cli, ip) == {a, b}), "both pods should answer"
+    assert until(lambda: _reached(cli, ip) == {a, b}), "both pods should answer"
 
     # /readyz of pod a now answers 503: it leaves the endpoints, the traffic goes to b alone
     (_pod_dir(cli, f"default/{a}") / "readyz").write_text("503\n")
-    assert _until(lambda: _endpoints(cli, "web")[a]["ready"] is False)
+    assert until(lambda: _endpoints(cli, "web")[a]["ready"] is False)
     slices = _json(cli, "get", "endpointslices", "-l", "kubernetes.io/service-name=web")
     eps = {ep["targetRef"]["name"]: ep["conditions"]
            for sl in slices["items"] for ep in sl.get("endpoints") or []}
     assert eps[a] == {"ready": False, "serving": False, "terminating": False}
     assert eps[b]["ready"] is True
-    assert _until(lambda: _reached(cli, ip) == {b})
+    assert until(lambda: _reached(cli, ip) == {b})
     assert _reached(cli, ip, 24) == {b}
     pod_a = _json(cli, "get", "pod", a)
     ready = next(c for c in pod_a["status"]["conditions"] if c["type"] == "Ready")
@@ -208,9 +200,9 @@ def test_an_unready_pod_leaves_its_service_for_real(home: Cli, tmp_path: Path) -
 
     # it recovers: back in the endpoints, reached again
     (_pod_dir(cli, f"default/{a}") / "readyz").unlink()
-    assert _until(lambda: _endpoints(cli, "web")[a]["ready"] is True)
-    assert _until(lambda: _reached(cli, ip) == {a, b})
-    assert _until(lambda: _runtime(cli)["probes"]["not_ready"] == [])
+    assert until(lambda: _endpoints(cli, "web")[a]["ready"] is True)
+    assert until(lambda: _reached(cli, ip) == {a, b})
+    assert until(lambda: _runtime(cli)["probes"]["not_ready"] == [])
     st = _json(cli, "status")
     assert st["runtime"]["probes"]["probed"] >= 2
 
@@ -228,21 +220,21 @@ def test_liveness_restarts_startup_gates_exec_judges(home: Cli, tmp_path: Path) 
         return bool(_endpoints(cli, "live").get("live", {}).get("ready"))
 
     # startup (tcpSocket) passed, then the exec readiness probe: ready
-    assert _until(live_ready)
+    assert until(live_ready)
     pod = _pod(cli, "live")
     assert pod["status"]["containerStatuses"][0]["started"] is True
 
     # exec readiness: the file in the pod's directory makes it fail
     (live / "notready").write_text("")
-    assert _until(lambda: not live_ready())
+    assert until(lambda: not live_ready())
     (live / "notready").unlink()
-    assert _until(live_ready)
+    assert until(live_ready)
 
     # liveness: /livez answers 500 twice in a row → the built-in server is restarted
     (live / "livez").write_text("500")
-    assert _until(lambda: _restarts(cli, "live") >= 1)
+    assert until(lambda: _restarts(cli, "live") >= 1)
     (live / "livez").unlink()
-    assert _until(live_ready)
+    assert until(live_ready)
     row = next(line for line in cli.run("get", "pods").stdout.splitlines()
                if line.startswith("live "))
     assert row.split()[3] != "0", row  # RESTARTS
@@ -253,9 +245,9 @@ def test_liveness_restarts_startup_gates_exec_judges(home: Cli, tmp_path: Path) 
     # a podnet.io/command pod: its exec liveness probe fails → the command runs again
     pid = _runtime(cli)["commands"]["default/cmd"]
     (cmd / "dead").write_text("")
-    assert _until(lambda: _runtime(cli)["commands"]["default/cmd"] != pid)
+    assert until(lambda: _runtime(cli)["commands"]["default/cmd"] != pid)
     (cmd / "dead").unlink()
-    assert _until(lambda: _restarts(cli, "cmd") == 1)
+    assert until(lambda: _restarts(cli, "cmd") == 1)
     assert "1" in cli.run("describe", "pod", "cmd").stdout.split("Restart Count:")[1].split()[0]
 
     cli.run("down")

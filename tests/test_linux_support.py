@@ -15,7 +15,8 @@ import os
 import secrets
 import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -73,3 +74,14 @@ def kernel_has(kind: str) -> bool:
     from podnet.linux import preflight
 
     return preflight.link_kind_supported(kind)
+
+
+def until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``check`` every 0.1 s until it holds (True) or ``timeout`` seconds pass (False): what
+    a live change or a probe takes to show is not instantaneous."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
