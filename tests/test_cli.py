@@ -798,3 +798,16 @@ def test_a_model_command_does_not_import_the_other_layers() -> None:
             " or m in ('podnet.cli.check_cmd', 'podnet.cli.up_cmd')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_apply_refuses_generate_name_as_kubectl_does(home: Path, app: Path) -> None:
+    """kubectl apply: "error: from web-: cannot use generate name with apply" (it finds the
+    object it last applied by its name); nothing is stored."""
+    ok("apply", "-f", str(app))
+    before = ok("get", "pods", "-A", "-o", "name").stdout
+    (app / "gen.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  generateName: web-\n"
+                                  "spec:\n  containers: [{name: c, image: nginx}]\n")
+    r = run("apply", "-f", str(app / "gen.yaml"))
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "error: from web-: cannot use generate name with apply"
+    assert ok("get", "pods", "-A", "-o", "name").stdout == before

@@ -110,6 +110,12 @@ def apply(opts: Options, dry_run: bool = False) -> Result:
     result = read_inputs(opts.filenames)
     if not result.objects and not result.podnet_documents and not result.errors:
         raise CliError("error: no objects passed to apply")
+    # kubectl apply needs the name to find the object it last applied: generateName alone is
+    # refused (kubectl create takes such objects; podnet has no create)
+    generated = [item.obj.metadata.generate_name for item in result.objects
+                 if not item.obj.metadata.name and item.obj.metadata.generate_name]
+    if generated:
+        raise CliError(*(f"error: from {g}: cannot use generate name with apply" for g in generated))
     cluster = opts.cluster_name
     out = Result()
     with store.lock(cluster):
