@@ -266,3 +266,29 @@ def test_forward_max_idle_conns_and_max_age_parsed() -> None:
     fwd = cf.blocks[0].forward[0]
     assert (fwd.expire, fwd.max_idle_conns, fwd.max_age) == (3.0, 2, 60.0)
     assert parse_corefile(".:53 {\n    forward . 127.0.0.1\n}\n").blocks[0].forward[0].expire == 10.0
+
+
+# ------------------------------------------------------------------------------ loop: reload
+
+
+def test_a_reloaded_corefile_probes_again_with_a_new_name(state: ClusterState) -> None:
+    """CoreDNS sets a reloaded server up anew: loop's OnStartup sends a fresh HINFO probe (a
+    new random name). Answering from a new zone alone (the same Corefile) probes nothing."""
+    with StubUpstream() as up:
+        snap = snapshot(state, _probe_corefile(up.addr))
+        with ServerThread(snap) as srv:
+            _start_probes(srv)
+            assert _wait(lambda: len(up.queries("HINFO")) == 1, 5)
+            first = up.queries("HINFO")[0]
+            # the zone changes (the cluster's state), the Corefile does not: no new probe
+            srv.loop.call_soon_threadsafe(srv.server.reload, snapshot(state, _probe_corefile(up.addr)))
+            time.sleep(0.5)
+            assert up.queries("HINFO") == [first]
+            # the Corefile changes (another option of forward): a new probe, a new name
+            changed = snapshot(state, _probe_corefile(up.addr, "        max_fails 3\n"))
+            srv.loop.call_soon_threadsafe(srv.server.reload, changed)
+            assert _wait(lambda: len(up.queries("HINFO")) == 2, 5), up.queries("HINFO")
+            second = up.queries("HINFO")[1]
+            assert second != first and re.fullmatch(r"\d+\.\d+\.", second)
+            assert [p.qname for p in srv.server.loops] == [second]
+            assert srv.server.halted is None and srv.alive()

@@ -470,7 +470,7 @@ class Daemon:
         # what the remaining servers answer from
         for key, (server, t) in list(self.dns_servers.items()):
             snap = await loop.run_in_executor(self.worker, self._dns_snapshot, t)
-            server.update(snap)
+            server.reload(snap)  # a changed Corefile (the coredns ConfigMap): loop probes anew
         for ctl in self.ingress.values():
             ctl.update(state)
         for key, t in targets.items():

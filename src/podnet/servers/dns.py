@@ -69,6 +69,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import math
 import os
 import pickle
@@ -383,6 +384,21 @@ class DnsServer:
         self.udp_cache = {}
         self.tcp_cache = {}
         self._register_plugins()
+
+    def reload(self, snapshot: Snapshot, seeds: Mapping[str, tuple[int, int]] | None = None,
+               send: bool = True) -> bool:
+        """:meth:`update`, and when the server's configuration changed (a Corefile reload),
+        the ``loop`` plugin starts over with a new probe name: CoreDNS sets a reloaded server
+        up anew, and loop's ``OnStartup`` probes again. (CoreDNS's ``reload`` also fires on a
+        Corefile change that parses the same, a comment; podnet compares the parsed form.)
+        Whether the loop plugin was restarted."""
+        changed = snapshot.config != self.snap.config
+        self.update(snapshot)
+        if not changed or self.halted is not None:
+            return False
+        self._loops = {}
+        self.start_loop_probes(seeds, send=send)
+        return True
 
     def _register_plugins(self) -> None:
         for b in self.snap.config.blocks:
@@ -1065,6 +1081,20 @@ class Runner:
             out.append((st.st_mtime_ns, st.st_size, st.st_ino))
         return tuple(out)
 
+    def _reload_seeds(self, index: int, snap: Snapshot) -> dict[str, tuple[int, int]] | None:
+        """The loop probe's numbers after a reload: derived from the start-up ones and the new
+        configuration, so that every worker sharing a port (each reloads by itself) counts the
+        same new probe name."""
+        base = self.loop_seeds[index] if index < len(self.loop_seeds) else None
+        if not base:
+            return None
+        digest = hashlib.sha256(repr(snap.config).encode()).digest()
+        out = {}
+        for zone, (a, b) in base.items():
+            h = hashlib.sha256(f"{a}:{b}:{zone}".encode() + digest).digest()
+            out[zone] = (int.from_bytes(h[:8], "big") >> 2, int.from_bytes(h[8:16], "big") >> 2)
+        return out
+
     async def _follow(self, paths: list[str], last: tuple[tuple[int, int, int] | None, ...]) -> None:
         if self.reload is None or not paths:
             return
@@ -1079,8 +1109,8 @@ class Runner:
             except Exception as e:  # keep answering from what we had
                 print(f"[ERROR] podnet: reload: {e}", file=self.err, flush=True)
                 continue
-            for server, snap in zip(self.servers, snaps):
-                server.update(snap)
+            for i, (server, snap) in enumerate(zip(self.servers, snaps)):
+                server.reload(snap, self._reload_seeds(i, snap), send=self.send_probes)
             if list(new_paths) != paths:
                 paths = list(new_paths)
                 last = self._stamp(paths)
