@@ -228,6 +228,16 @@ class PodSpec(Struct):
                 ports.extend(c.ports)
         return tuple(ports)
 
+    def port_named(self, name: str, protocol: str) -> int | None:
+        """The number of the first port named ``name`` with ``protocol`` (absent = TCP), in
+        :meth:`all_ports` order — the EndpointSlice controller's ``findPort`` for a named
+        targetPort, and what ``trace POD:NAME`` means. (kubelet's probes resolve names their
+        own way: :func:`podnet.cluster.probes.resolve_port`.)"""
+        for cp in self.all_ports():
+            if cp.name == name and (cp.protocol or "TCP") == protocol:
+                return cp.container_port
+        return None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodIP(Struct):

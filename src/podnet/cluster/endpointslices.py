@@ -144,15 +144,7 @@ def _find_port(pod: Pod, sp: ServicePort) -> int | None:
         return sp.port
     if isinstance(target, int):
         return target
-    protocol = default_protocol(sp.protocol)
-    return next(
-        (
-            p.container_port
-            for p in pod.spec.all_ports()
-            if p.name == target and default_protocol(p.protocol) == protocol
-        ),
-        None,
-    )
+    return pod.spec.port_named(target, default_protocol(sp.protocol))
 
 
 def resolve_ports(svc: Service, pod: Pod) -> tuple[EndpointPort, ...]:

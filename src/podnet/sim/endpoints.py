@@ -355,10 +355,7 @@ def pod_port(pod: Pod, port: int | str, protocol: str) -> int | None:
     """The container port number ``port`` names in ``pod`` (a number is itself)."""
     if isinstance(port, int):
         return port
-    for cp in pod.spec.all_ports():
-        if cp.name == port and (cp.protocol or "TCP").upper() == protocol:
-            return cp.container_port
-    return None
+    return pod.spec.port_named(port, protocol)
 
 
 def lookup_pod(state: ClusterState, ref: str) -> Pod:
