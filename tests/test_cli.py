@@ -811,3 +811,14 @@ def test_apply_refuses_generate_name_as_kubectl_does(home: Path, app: Path) -> N
     assert r.exit_code == 1
     assert r.stderr.strip() == "error: from web-: cannot use generate name with apply"
     assert ok("get", "pods", "-A", "-o", "name").stdout == before
+
+
+def test_an_unmodelled_kind_is_printed_as_given(home: Path, app: Path) -> None:
+    """A kind podnet keeps but does not model (a Role) comes back from get -o yaml as it was
+    applied, plus what the API server adds (uid, creationTimestamp) — no fields of podnet's own."""
+    (app / "role.yaml").write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
+                                   "metadata: {name: r}\nrules: []\n")
+    ok("apply", "-f", str(app))
+    doc = yaml.safe_load(ok("get", "role", "r", "-o", "yaml").stdout)
+    assert set(doc) == {"apiVersion", "kind", "metadata", "rules"}
+    assert (doc["apiVersion"], doc["kind"], doc["rules"]) == ("rbac.authorization.k8s.io/v1", "Role", [])

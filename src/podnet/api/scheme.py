@@ -100,6 +100,13 @@ class OpaqueObject(Resource):
     def namespaced(self) -> bool:
         return self.type_kind not in CLUSTER_SCOPED_KINDS
 
+    def to_dict(self) -> dict[str, Any]:
+        """The object as given: its type is its ``apiVersion``/``kind``, not fields of its own."""
+        data = Resource.to_dict(self)
+        data.pop("typeApiVersion", None)
+        data.pop("typeKind", None)
+        return data
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: str = "") -> Self:
         body = {k: v for k, v in data.items() if k not in ("apiVersion", "kind")}

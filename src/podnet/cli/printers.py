@@ -315,8 +315,6 @@ def _given_endpoints(obj: Resource) -> dict[str, Any]:
     """An Endpoints object from the manifests, as the API server stores it: a port without a
     protocol gets ``TCP`` (``SetDefaults_EndpointPort``)."""
     data = obj.to_dict()
-    for key in ("typeApiVersion", "typeKind"):  # the opaque object's own fields
-        data.pop(key, None)
     for subset in data.get("subsets") or []:
         if not isinstance(subset, dict):
             continue
