@@ -466,3 +466,25 @@ def test_get_endpoints_of_selectorless_services(tmp_path: Path, monkeypatch: pyt
     (subset,) = doc["subsets"]
     assert subset["ports"] == [{"name": "https", "port": 6443, "protocol": "TCP"}]
     assert [set(a) for a in subset["addresses"]] == [{"ip"}]
+
+
+def test_delete_endpoints_the_manifests_gave_but_not_the_controllers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A selector-less Service's Endpoints are the user's object: `delete ep` removes it. A
+    Service with a selector has the controller's, which a real cluster writes again at once:
+    podnet says to delete the Service instead, and changes nothing."""
+    monkeypatch.setenv("PODNET_HOME", str(tmp_path / "home"))
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(APP + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                        "spec:\n  selector: {app: web}\n  ports: [{port: 80}]\n")
+    assert run("apply", "-f", str(manifest)).exit_code == 0
+    r = run("delete", "ep", "web")
+    assert r.exit_code == 1
+    assert "the endpoints controller's" in r.stderr and "delete the Service" in r.stderr
+    r = run("delete", "ep", "ext")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == 'endpoints "ext" deleted'
+    names = [line.split()[0] for line in run("get", "ep").stdout.splitlines()[1:]]
+    assert "ext" not in names and "web" in names
+    r = run("delete", "ep", "nope")
+    assert r.exit_code == 1 and 'endpoints "nope" not found' in r.stderr

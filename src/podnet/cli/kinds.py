@@ -139,7 +139,8 @@ BUILTIN: tuple[ResourceType, ...] = (
     _rt("VolumeAttachment", "volumeattachments", "storage.k8s.io", namespaced=False),
 )
 
-#: core/v1 Endpoints: not stored, shown from the EndpointSlices (``kubectl get ep``).
+#: core/v1 Endpoints: computed for Services with a selector (``kubectl get ep``); the ones the
+#: manifests give (a selector-less Service's) are stored and shown as given.
 ENDPOINTS = next(t for t in BUILTIN if t.kind == "Endpoints")
 
 #: The ``all`` category, in the order ``kubectl get all`` prints it.

@@ -66,6 +66,34 @@ def _namespace_errors(result: LoadResult, namespace: str | None) -> list[str]:
     return errors
 
 
+def _endpoints_targets(state: ClusterState, names: Sequence[str], namespace: str | None,
+                       all_: bool, ignore_not_found: bool,
+                       out: Result) -> list[tuple[ResourceType, Resource]]:
+    """``delete endpoints``: the Endpoints objects the manifests gave (a selector-less Service's)
+    are deleted like any object; those of a Service with a selector are the controller's — a
+    real cluster's would write them again at once — so podnet says to delete the Service."""
+    given = {o.name: o for o in state.of_kind("Endpoints", namespace)
+             if type_of(o) == ENDPOINTS and (namespace is None or o.namespace == namespace)}
+    if not names:
+        if not all_:
+            raise CliError("error: resource(s) were provided, but no name was specified")
+        return [(ENDPOINTS, o) for _, o in sorted(given.items())]
+    targets: list[tuple[ResourceType, Resource]] = []
+    for name in names:
+        if name in given:
+            targets.append((ENDPOINTS, given[name]))
+            continue
+        svc = state.service(namespace or "default", name)
+        if svc is not None and svc.spec.selector:
+            raise CliError(
+                f'error: the Endpoints "{name}" are the endpoints controller\'s (the Service has '
+                "a selector): delete the Service (or its pods' workload) instead"
+            )
+        if not ignore_not_found:
+            out.errors.append(not_found(ENDPOINTS, name))
+    return targets
+
+
 def readdress_errors(old: ClusterState, new: ClusterState, cluster: str) -> list[str]:
     """Why a config change may not be applied to a cluster that has objects."""
     a, b = old.config, new.config
@@ -244,10 +272,9 @@ def delete(
             namespace = None if opts.all_namespaces else opts.ns
             for req in requests:
                 if req.rtype == ENDPOINTS:
-                    raise CliError(
-                        "error: podnet computes Endpoints from the EndpointSlices: delete the "
-                        "Service (or its pods' workload) instead"
-                    )
+                    targets += _endpoints_targets(state, req.names, namespace, all_,
+                                                  ignore_not_found, out)
+                    continue
                 items = [
                     i
                     for i in list_items(state, req.rtype, namespace, selector if not req.names else None)
