@@ -531,3 +531,93 @@ def test_down_removes_every_fault_and_its_record(tmp_path: Path) -> None:
         teardown.teardown(c.cluster)
         assert teardown.leftovers(c.cluster) == []
     assert not os.path.exists(f"/run/netns/pn-{c.cluster}-underlay")
+
+
+def proc_state(pid: int) -> tuple[str, int] | None:
+    """``pid``'s state letter (``Z``: a zombie) and parent, or None when it is gone (reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def test_fault_rm_of_a_delay_is_quick_and_leaves_no_process(
+        shop: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM wakes a delay line at once (it used to sleep on until its next watch, up to a
+    second, and ``fault rm`` waited for it). A CLI run costs the interpreter and its imports
+    whatever it does: ``fault list`` is the baseline. The delay lines ``fault add`` started are
+    not ``fault rm``'s children (they went to init when ``fault add`` exited): what is left of
+    one may only be a zombie for init to reap, never a running process nor a zombie of ours or
+    the daemon's."""
+    from podnet.linux import processes
+
+    monkeypatch.setenv("PODNET_HOME", shop.env["PODNET_HOME"])
+    base = []
+    for _ in range(2):
+        t0 = time.monotonic()
+        shop.run("fault", "list")
+        base.append(time.monotonic() - t0)
+    shop.run("fault", "add", "link", DB0, DB1, "--delay", "50")
+    pids = [int(str(d["pid"])) for d in link_delaylines(shop)]  # none with sch_netem
+    assert all(processes.alive(p) for p in pids)
+    daemon = processes.read_pid(shop.cluster)
+    t0 = time.monotonic()
+    shop.run("fault", "rm", "f1")
+    took = time.monotonic() - t0
+    assert took - min(base) < 0.5, f"fault rm took {took:.3f}s, a CLI run {min(base):.3f}s"
+    for pid in pids:
+        st = proc_state(pid)
+        assert st is None or (st[0] == "Z" and st[1] not in (os.getpid(), daemon)), (pid, st)
+    assert "pnd-f1" not in links(shop_node(shop, "worker"))
+    assert "pnd-f1" not in links(shop_node(shop, "worker2"))
+
+
+def test_a_delay_line_of_our_own_stops_at_once_and_is_reaped(
+        shop: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the daemon does when it re-applies a fault: the delay lines it starts are its
+    children. Stopping one takes milliseconds and reaps it (no zombie is left until some later
+    subprocess call); one that exited by itself (its device went: its watchdog) is reaped when
+    it is stopped. Nothing here runs a subprocess between a delay line's exit and the check, as
+    that would reap it behind our back (subprocess's own clean-up of the Popen it dropped)."""
+    from podnet.linux import fault as fio
+    from podnet.sim.faults import DelayLineOp, Place
+
+    monkeypatch.setenv("PODNET_HOME", shop.env["PODNET_HOME"])
+    src = ns(shop, DB0)
+    if not os.path.exists("/dev/net/tun"):
+        pytest.skip("no /dev/net/tun")
+    entries: list[dict[str, Any]] = []
+    try:
+        entries.append(fio.start_delayline(
+            shop.cluster, "zt", DelayLineOp(Place("pod", DB0), "eth0", "pnd-zt", 50, 0, 0)))
+        pid = int(entries[-1]["pid"])
+        st = proc_state(pid)
+        assert st is not None and st[1] == os.getpid() and st[0] != "Z", st
+        assert "pnd-zt" in links(src)
+        time.sleep(0.2)  # well inside its watch period (1 s): only the signal can wake it now
+        t0 = time.monotonic()
+        fio.stop_delaylines(entries)
+        took = time.monotonic() - t0
+        assert proc_state(pid) is None, "left a zombie"
+        assert took < 0.5, f"stopping a delay line took {took:.3f}s"
+        assert "pnd-zt" not in links(src)  # its TAP went with it
+
+        # its watchdog: it exits when its device goes, and is reaped when stopped then
+        subprocess.run(["ip", "-n", src, "link", "add", "pnzt0", "type", "veth", "peer", "name",
+                        "pnzt1"], check=True)
+        subprocess.run(["ip", "-n", src, "link", "set", "pnzt0", "up"], check=True)
+        entries.append(fio.start_delayline(
+            shop.cluster, "zt", DelayLineOp(Place("pod", DB0), "pnzt0", "pnd-zt", 50, 0, 0)))
+        pid = int(entries[-1]["pid"])
+        subprocess.run(["ip", "-n", src, "link", "del", "pnzt0"], check=True)
+        assert until(lambda: (proc_state(pid) or ("", 0))[0] == "Z", timeout=5), \
+            proc_state(pid)
+        fio.stop_delaylines(entries[-1:])
+        assert proc_state(pid) is None, "left a zombie"
+    finally:
+        fio.stop_delaylines(entries)
+        subprocess.run(["ip", "-n", src, "link", "del", "pnzt0"], capture_output=True,
+                       check=False)
+    assert "pnd-zt" not in links(src)

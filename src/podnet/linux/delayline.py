@@ -21,8 +21,11 @@ device's namespace (``ip netns exec``), in a session of its own:
 Why it never outlives what it serves: a process in a namespace keeps the namespace alive. It
 exits when its device goes (a pod re-wired or deleted), when the namespace is no longer mounted
 at ``/run/netns/NAME`` (``podnet down``, which also kills every process of the cluster's
-namespaces), or on SIGTERM (``fault rm``), after sending what it holds. The TAP is not
-persistent: it goes with the process.
+namespaces) — both checked every :data:`WATCH_EVERY` — or at once on SIGTERM (``fault rm``) or
+SIGINT: a signal wakes its wait (:func:`signal.set_wakeup_fd` on a pipe in its ``select``), so
+it is gone within milliseconds. The frames it still holds then are dropped, never sent early,
+as netem's queue goes with its qdisc (``fault rm`` removes the nft chain first, so nothing new
+comes in; the log's last line counts them). The TAP is not persistent: it goes with the process.
 
 Only ARP-free IP frames are corrupted: the bit is flipped from the IP header on, so the frame
 still reaches the peer and the receiver's checksums (IP header, TCP/UDP/ICMP) throw it away, as
@@ -36,6 +39,7 @@ are pure; :func:`run` is the I/O shell. A few ten thousand frames per second is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import fcntl
 import heapq
@@ -171,8 +175,14 @@ def run(dev: str, tap: str, delay_ms: float, jitter_ms: float, corrupt_pct: floa
         nonlocal stopping
         stopping = True
 
+    # A signal must wake the select at once: Python retries a select a signal interrupted
+    # (PEP 475) after running the handler, so a flag alone waits for the timeout. The C-level
+    # handler writes the signal's number into this pipe, which the select watches too; a signal
+    # that comes between the flag's test and the select leaves its byte there, so none is lost.
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     queue = DelayQueue(delay_ms, jitter_ms, corrupt_pct)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
@@ -181,7 +191,7 @@ def run(dev: str, tap: str, delay_ms: float, jitter_ms: float, corrupt_pct: floa
     os.close(devnull)
     sent = dropped = 0
     next_watch = time.monotonic() + WATCH_EVERY
-    while True:
+    while not stopping:
         now = time.monotonic()
         if now >= next_watch:
             next_watch = now + WATCH_EVERY
@@ -195,15 +205,19 @@ def run(dev: str, tap: str, delay_ms: float, jitter_ms: float, corrupt_pct: floa
                 print(f"delayline {tap}: {dev} or its namespace is gone: exiting",
                       file=sys.stderr)
                 break
-        if stopping and not len(queue):
-            break
         at = queue.next_at()
         wait = min(next_watch - now, max(0.0, at - now) if at is not None else WATCH_EVERY)
         try:
-            ready, _, _ = select.select([] if stopping else [fd], [], [], max(0.0, wait))
+            ready, _, _ = select.select([fd, wake_r], [], [], max(0.0, wait))
         except InterruptedError:
             continue
-        if ready:
+        if wake_r in ready:
+            with contextlib.suppress(OSError):
+                while os.read(wake_r, 64):
+                    pass
+        if stopping:
+            break
+        if fd in ready:
             for _ in range(READ_BATCH):
                 try:
                     frame = os.read(fd, 65536)
@@ -224,7 +238,10 @@ def run(dev: str, tap: str, delay_ms: float, jitter_ms: float, corrupt_pct: floa
                     break
                 dropped += 1  # ENOBUFS, EMSGSIZE…: lost, as on a full queue
     print(f"delayline {tap}: sent {sent} frames ({queue.corrupted} corrupted), dropped "
-          f"{dropped}", file=sys.stderr)
+          f"{dropped}, {len(queue)} still held on exit (dropped)", file=sys.stderr)
+    signal.set_wakeup_fd(-1)
+    os.close(wake_w)
+    os.close(wake_r)
     os.close(fd)
     out.close()
     return 0

@@ -36,7 +36,8 @@ each a process started here, inside the faulted device's namespace
 (``ip netns exec``, a session of its own, detached from the command), before the nft chain that
 forwards into its TAP is loaded (it says ``ready`` once the TAP is up). Their pids go in the
 record (``applied["delayline"]``); ``fault rm`` removes the nft chain first, then stops it
-(SIGTERM: it sends what it holds and exits). It lives in one of the cluster's namespaces, so
+(SIGTERM wakes it at once: it drops what it still holds, as netem's queue goes with its
+qdisc, and exits; one this process started is reaped). It lives in one of the cluster's namespaces, so
 ``podnet down`` and the daemon's teardown kill it with every other process there
 (:func:`podnet.linux.teardown.teardown`), and it exits by itself when its device or namespace
 goes: it never keeps a namespace alive. Its stderr is ``logs/faults/<id>.log``.
@@ -274,26 +275,76 @@ def _is_delayline(pid: int, tap: str) -> bool:
     return DELAYLINE_MODULE in argv and tap in argv and processes.alive(pid)
 
 
+def _exiting(pid: int) -> bool:
+    """Whether ``pid`` is on its way out: alive, but its memory gone already (an empty
+    command line), closing its files — a delay line's TAP among them — before it is a zombie."""
+    return processes.alive(pid) and not processes.cmdline(pid)
+
+
+def _running(pid: int, tap: str) -> bool:
+    """Whether the delay line ``pid`` (found serving ``tap``) has not exited yet: it runs or is
+    exiting. Gone, a zombie, or a pid that now runs something else (recycled): it has."""
+    return _is_delayline(pid, tap) or _exiting(pid)
+
+
+def _reap(pid: int) -> None:
+    """Collect ``pid``'s exit status if it is a child of this process that has exited (a delay
+    line the daemon started when it re-applied a fault), so that it leaves no zombie. One that
+    is not our child is not ours to reap (ECHILD: a delay line ``fault add`` started went to
+    init, or a subreaper, when that command exited); one still running is left alone
+    (WNOHANG)."""
+    if pid > 0:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _wait_gone(live: list[tuple[int, str]], until: float) -> list[tuple[int, str]]:
+    """Wait until none of ``live`` (delay lines) runs, or ``until`` (monotonic): those still
+    running. Each one that has exited is reaped if it is our child."""
+    while True:
+        still = []
+        for pid, tap in live:
+            if _running(pid, tap):
+                still.append((pid, tap))
+            else:
+                _reap(pid)
+        if not still or time.monotonic() >= until:
+            return still
+        live = still
+        time.sleep(0.005)
+
+
 def _stop_pids(lines: Sequence[tuple[int, str]], grace: float) -> None:
-    """SIGTERM every (pid, TAP) delay line at once, then wait for them together (each may
-    take up to its watch period to notice), SIGKILL what is left after ``grace``."""
-    live = [(pid, tap) for pid, tap in lines if _is_delayline(pid, tap)]
+    """SIGTERM every (pid, TAP) delay line at once, then wait for them together (each exits
+    within milliseconds: the signal wakes it), SIGKILL what is left after ``grace`` and wait a
+    moment more for that. Waiting ends when a process is really gone (a zombie or reaped),
+    not when its command line empties as it starts to exit: by then its TAP is gone too, so
+    a delay line started again at once can make one of the same name. Every one that exits,
+    and one found dead already but not reaped (its namespace went), is reaped if it is our
+    child: none is left a zombie."""
+    live, exiting = [], []
+    for pid, tap in lines:
+        if _is_delayline(pid, tap):
+            live.append((pid, tap))
+        elif pid > 0 and _exiting(pid):  # on its way out by itself: waited for, not signalled
+            exiting.append((pid, tap))
+        else:  # gone already, or exited by itself and not reaped yet
+            _reap(pid)
     for pid, _tap in live:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        live = [(pid, tap) for pid, tap in live if _is_delayline(pid, tap)]
-        if not live:
-            return
-        time.sleep(0.02)
-    for pid, _tap in live:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    left = _wait_gone(live + exiting, time.monotonic() + grace)
+    for pid, tap in left:
+        if _is_delayline(pid, tap):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    if left:
+        _wait_gone(left, time.monotonic() + 1.0)
 
 
 def stop_delaylines(entries: Sequence[dict[str, Any]], grace: float = 3.0) -> None:
-    """Stop delay lines (SIGTERM: each sends what it holds; SIGKILL after ``grace``)."""
+    """Stop delay lines (SIGTERM: each exits at once, dropping what it still holds; SIGKILL
+    after ``grace``), reaping those that are our children."""
     _stop_pids([(int(e.get("pid") or 0), str(e.get("tap") or "")) for e in entries], grace)
 
 
