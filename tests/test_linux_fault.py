@@ -621,3 +621,25 @@ def test_a_delay_line_of_our_own_stops_at_once_and_is_reaped(
         subprocess.run(["ip", "-n", src, "link", "del", "pnzt0"], capture_output=True,
                        check=False)
     assert "pnd-zt" not in links(src)
+
+
+def test_a_delay_line_the_daemon_started_is_reaped_when_fault_rm_stops_it(
+        shop: Cli, probe_pod: Callable[[str], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-applied fault's delay line is the daemon's child; ``fault rm`` (another process)
+    stops it, and the daemon collects it within its next reap tick (1 s) — no zombie stays."""
+    from podnet.linux import processes
+
+    monkeypatch.setenv("PODNET_HOME", shop.env["PODNET_HOME"])
+    probe_pod("worker")
+    assert until(lambda: PROBE in wired_pods(shop), timeout=15)
+    shop.run("fault", "add", PROBE, "--delay", "20")
+    probe_pod("control-plane")  # re-wired: the daemon applies the fault again, its child now
+    assert until(lambda: "reapplied" in records(shop)["f1"], timeout=15)
+    pids = delayline_pids(records(shop)["f1"])
+    if not pids:
+        pytest.skip("sch_netem is here: no delay line to start")
+    daemon = processes.read_pid(shop.cluster)
+    assert all((proc_state(p) or ("", 0))[1] == daemon for p in pids)
+    shop.run("fault", "rm", "f1")
+    assert until(lambda: all(proc_state(p) is None for p in pids), timeout=5), \
+        [proc_state(p) for p in pids]

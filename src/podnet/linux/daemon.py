@@ -744,6 +744,7 @@ class Daemon:
             cwd=str(processes.make_pod_dir(self.cluster, t.key)))
 
     def _reap(self) -> None:
+        fault.reap_started()  # delay lines it started for re-applied faults, stopped by anyone
         for key, proc in list(self.commands.items()):
             code = proc.proc.poll()
             if code is not None and key not in self.exited:

@@ -266,7 +266,21 @@ def start_delayline(cluster: str, fault_id: str, op: DelayLineOp) -> dict[str, A
             tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1]
         raise FaultIOError(f"error: the delay line of fault {fault_id} did not start in {ns}"
                            f"{': ' + tail if tail else ''} (log: {log})")
+    _STARTED[proc.pid] = proc
     return entry
+
+
+#: Delay lines this process started and has not seen end: a long-lived process (the daemon,
+#: which re-applies faults) must collect them, including those another process stopped
+#: (``podnet fault rm``), or each stays a zombie until its next subprocess call.
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def reap_started() -> None:
+    """Collect the exit status of every delay line this process started that has ended."""
+    for pid, proc in list(_STARTED.items()):
+        if proc.poll() is not None:
+            del _STARTED[pid]
 
 
 def _is_delayline(pid: int, tap: str) -> bool:
