@@ -568,3 +568,20 @@ def test_the_built_in_server_health_overrides(tmp_path: Path) -> None:
     assert status == 503 and body == b"503 Service Unavailable\n"
     status, _, _ = podserver.http_answer(ident, 8080, "GET", "/readyz", [], ("1.2.3.4", 1))
     assert status == 200
+
+
+@pytest.mark.parametrize(("policy", "code", "restarts", "want"), [
+    ("", 137, 0, (True, 0.0, "Always", "")),            # a probe kill, first time: at once
+    ("Always", 0, 2, (True, 20.0, "Always", "CrashLoopBackOff")),
+    ("OnFailure", 3, 1, (True, 10.0, "OnFailure", "CrashLoopBackOff")),
+    ("OnFailure", 0, 0, (False, 0.0, "OnFailure", "")),  # a success: done
+    ("Never", 137, 0, (False, 0.0, "Never", "")),
+])
+def test_restart_decision_follows_the_restart_policy(policy: str, code: int, restarts: int,
+                                                     want: tuple[bool, float, str, str]) -> None:
+    pod = web()
+    if policy:
+        pod = Pod.from_dict({**pod.to_dict(), "spec": {**pod.to_dict()["spec"],
+                                                       "restartPolicy": policy}})
+    d = probes.restart_decision(pod, code, restarts)
+    assert (d.restart, d.delay, d.policy, d.waiting_reason) == want

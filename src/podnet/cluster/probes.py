@@ -306,6 +306,31 @@ def restart_delay(restarts: int) -> float:
     return min(BACKOFF_INITIAL * (2.0 ** (restarts - 1)), BACKOFF_MAX)
 
 
+@dataclass(frozen=True, slots=True)
+class RestartDecision:
+    """What kubelet does with a container that ended (killed after a failed liveness/startup
+    probe: status 137, or exited by itself): start it again or not, and after which back-off."""
+
+    restart: bool
+    delay: float
+    #: The pod's restartPolicy, defaulted (Always).
+    policy: str
+
+    @property
+    def waiting_reason(self) -> str:
+        """``CrashLoopBackOff`` while a back-off runs; "" (terminated) otherwise."""
+        return "CrashLoopBackOff" if self.delay else ""
+
+
+def restart_decision(pod: Pod | None, exit_code: int, restarts: int) -> RestartDecision:
+    """kubelet's ``ShouldContainerBeRestarted``: Always restarts, OnFailure only after a
+    non-zero status (a probe kill is one), Never does not; the delay is :func:`restart_delay`
+    of the restarts the container already had."""
+    policy = (pod.spec.restart_policy if pod is not None else "") or "Always"
+    again = policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+    return RestartDecision(again, restart_delay(restarts) if again else 0.0, policy)
+
+
 # ------------------------------------------------------------------------------------ workers
 
 
@@ -405,6 +430,11 @@ class PodProbeStatus:
     @property
     def restarts(self) -> int:
         return sum(c.restart_count for c in self.containers)
+
+    def restart_count_of(self, names: Iterable[str]) -> int:
+        """The most restarts any of the containers ``names`` had (what their back-off counts)."""
+        wanted = set(names)
+        return max((c.restart_count for c in self.containers if c.name in wanted), default=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -626,27 +626,25 @@ class Daemon:
         assert self.rc is not None and self.prober is not None
         try:
             ns, _, name = key.partition("/")
-            pod = self.rc.state.pod(ns, name)
-            policy = (pod.spec.restart_policy if pod is not None else "") or "Always"
-            again = policy == "Always" or (policy == "OnFailure" and exit_code != 0)
             status = self.prober.status(key)
-            count = max((c.restart_count for c in status.containers if c.name in containers),
-                        default=0) if status is not None else 0
-            delay = probes.restart_delay(count) if again else 0.0
-            if not again:
-                self.say(f"pod {key}: {why}: stopped, not restarted (restartPolicy {policy})")
+            decision = probes.restart_decision(
+                self.rc.state.pod(ns, name), exit_code,
+                status.restart_count_of(containers) if status is not None else 0)
+            if not decision.restart:
+                self.say(f"pod {key}: {why}: stopped, not restarted "
+                         f"(restartPolicy {decision.policy})")
             else:
                 self.say(f"pod {key}: {why}: restarting"
-                         + (f" after a {delay:.0f}s back-off" if delay else ""))
+                         + (f" after a {decision.delay:.0f}s back-off" if decision.delay else ""))
             if self._lock is None:
                 self._lock = asyncio.Lock()
             if not already_stopped:
                 async with self._lock:
                     await self._stop_target(key)
-            self.prober.stopped(key, "CrashLoopBackOff" if delay else "", exit_code)
-            if not again:
+            self.prober.stopped(key, decision.waiting_reason, exit_code)
+            if not decision.restart:
                 return
-            await asyncio.sleep(delay)
+            await asyncio.sleep(decision.delay)
             async with self._lock:
                 t = next((t for t in self.rc.pod_targets() if t.key == key), None)
                 if t is None or key not in self.prober:
