@@ -35,7 +35,8 @@ from podnet.api.discovery import EndpointSlice
 from podnet.api.meta import Resource
 from podnet.api.scheme import decode_object
 from podnet.cli.main import cli
-from podnet.cli.printers import endpoints_objects, format_endpoints
+from podnet.cli.printers import format_endpoints
+from podnet.cluster.endpoints import endpoints_objects
 from podnet.cluster.config import DEFAULT
 from podnet.cluster.endpointslices import build
 from podnet.cluster.state import ClusterState

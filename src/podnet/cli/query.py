@@ -23,13 +23,13 @@ from podnet.cli.printers import (
     Printer,
     as_list,
     check_output,
-    endpoints_objects,
     item_dict,
     item_meta,
     name_of,
     to_json,
     to_yaml,
 )
+from podnet.cluster.endpoints import endpoints_objects
 from podnet.cluster.state import ClusterState
 
 
