@@ -134,7 +134,7 @@ def add_cmd(ctx: click.Context, target: tuple[str, ...], delay: str | None, jitt
         except fio.FaultIOError as e:
             raise CliError(str(e)) from e
         try:
-            program = compile_fault(fault, names.underlay_port, netem)
+            program = fio.program_of(fault, netem)
         except FaultError as e:
             raise CliError(*e.errors) from e
         other = conflict(program, fio.programs_of(records))

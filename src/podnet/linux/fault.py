@@ -73,6 +73,7 @@ from podnet.sim.faults import (
     Program,
     compile_fault,
     conflict,
+    place_of,
     resolve_target,
 )
 
@@ -117,9 +118,7 @@ def netem_for(cluster: str, fault: Fault) -> bool:
     the kernel has sch_netem (asked in the namespace of its first end)."""
     if not fault.impairment.needs_netem:
         return True
-    e = fault.target.ends[0]
-    place = Place("node", e.name) if e.kind == "node" else Place("pod", e.name)
-    return netem_supported(netns_of(cluster, place))
+    return netem_supported(netns_of(cluster, place_of(fault.target.ends[0])))
 
 
 def interfaces(cluster: str, program: Program) -> list[str]:
@@ -175,8 +174,7 @@ def record(cluster: str, fault: Fault, program: Program,
            applied: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     doc = fault.to_dict()
     doc["interfaces"] = interfaces(cluster, program)
-    doc["direction"] = "both" if fault.impairment.partition or fault.target.kind == "link" \
-        else "egress"
+    doc["direction"] = fault.direction
     doc["applied"] = applied
     return doc
 

@@ -116,6 +116,7 @@ __all__ = [
     "parse_impairment",
     "parse_rate",
     "parse_target_args",
+    "place_of",
     "resolve_target",
     "trace_doc",
     "trace_text",
@@ -399,10 +400,6 @@ class Endpoint:
     def label(self) -> str:
         return f"node/{self.name}" if self.kind == "node" else self.name
 
-    @property
-    def short(self) -> str:
-        return self.name
-
     def covers(self, ip: str | None) -> bool:
         if not ip:
             return False
@@ -503,6 +500,11 @@ class Fault:
     @property
     def summary(self) -> str:
         return self.impairment.summary()
+
+    @property
+    def direction(self) -> str:
+        """``both`` (a partition, or a link: each end's leaving traffic) or ``egress``."""
+        return "both" if self.impairment.partition or self.target.kind == "link" else "egress"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "target": self.target.text, "kind": self.target.kind,
@@ -746,7 +748,8 @@ class _Tables:
         return tuple(out)
 
 
-def _place_of(e: Endpoint) -> Place:
+def place_of(e: Endpoint) -> Place:
+    """The namespace an end of a fault lives in: its node's, or its pod's."""
     return Place("node", e.name) if e.kind == "node" else Place("pod", e.name)
 
 
@@ -767,7 +770,7 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
     drop = _drop_verdict(imp)
     if t.kind in ("node", "pod"):
         e = t.ends[0]
-        here = _place_of(e)
+        here = place_of(e)
         dev = UPLINK if e.kind == "node" else POD_IF
         peer_place = Place("underlay") if e.kind == "node" else Place("node", e.node)
         peer_dev = underlay_port(e.index, e.name) if e.kind == "node" else e.host_if
@@ -797,7 +800,7 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
     # the link's packets leave their node by (one per device), fed only those packets
     delay = imp.needs_netem and not netem
     shape = imp.rate_bps is not None or (imp.needs_netem and netem)
-    interfaces = tuple((_place_of(e), UPLINK if e.kind == "node" else POD_IF) for e in (a, b))
+    interfaces = tuple((place_of(e), UPLINK if e.kind == "node" else POD_IF) for e in (a, b))
     lines_: list[DelayLineOp] = []
 
     def delay_line(place: Place, dev: str, priority: int = 0) -> str:
@@ -820,7 +823,7 @@ def compile_fault(fault: Fault, underlay_port: Callable[[int, str], str],
                 tables.chain(Place("underlay"), "netdev", ch, "ingress", port)
                 for m in matches:
                     tables.rule(Place("underlay"), "netdev", ch, f"{m} {drop}")
-            here = _place_of(x)
+            here = place_of(x)
             ch = _chain_name("steer", UPLINK)
             if shape:
                 tables.chain(here, "netdev", ch, "egress", UPLINK)
@@ -1028,7 +1031,7 @@ def _hits_for(fault: Fault, flow: _Flow, dns: bool = False) -> list[FaultHit]:
                 out.append(FaultHit(fault, i + 1, "reply", where, back, dns))
     else:
         a, b = t.ends
-        where = f"link {a.short} ↔ {b.short}"
+        where = f"link {a.name} ↔ {b.name}"
         if a.kind == "node" and b.kind == "node":
             for i, x, y in flow.links:
                 if {x, y} == {a.name, b.name}:
@@ -1173,15 +1176,3 @@ def trace_text(trace: Trace, hits: Sequence[FaultHit]) -> str:
             extra = [f"       ↳ {h.text()}" for h in by_hop[i]]
             lines[2 + i: 2 + i] = extra
     return "\n".join(lines)
-
-
-def split_known(faults: Sequence[Mapping[str, Any]]) -> tuple[list[Fault], list[str]]:
-    """Records → faults, and the problems of those that cannot be read (kept out)."""
-    out, problems = [], []
-    for data in faults:
-        try:
-            out.append(Fault.from_dict(data))
-        except (KeyError, TypeError, ValueError) as e:
-            problems.append(f"warning: fault record {data.get('id', '?')!r} is unreadable: {e}")
-    return out, problems
-

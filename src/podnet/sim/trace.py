@@ -176,10 +176,6 @@ class Trace:
 # ----------------------------------------------------------------------------------- helpers
 
 
-def _family(ip: str) -> int:
-    return ip_family(ip)
-
-
 def _backend_dict(ip: str, port: int, pod: str | None, node: str | None) -> dict[str, Any]:
     return {"pod": pod, "ip": ip, "port": port, "node": node}
 
@@ -200,7 +196,7 @@ def _pod_ip_for(state: ClusterState, pod: Pod, family: int) -> str:
         ips = pod.ips
     for ip in ips:
         canon = canonical_ip(ip)
-        if canon and _family(canon) == family:
+        if canon and ip_family(canon) == family:
             return canon
     canon = canonical_ip(ips[0]) if ips else None
     if canon is None:
@@ -510,7 +506,7 @@ class _ServiceHops:
 def _resolve_target(w: _Walk) -> tuple[str, int, str | None]:
     """(address, port, service NS/NAME when TO named one) of TO, filling ``w.target``."""
     spec, state, src = w.spec, w.state, w.src
-    fam = _family(src.ip)
+    fam = ip_family(src.ip)
     w.target = {"input": spec.input, "kind": spec.kind, "ip": None, "port": None,
                 "pod": None, "service": None, "name": None}
     if spec.kind == "service":
@@ -534,7 +530,7 @@ def _resolve_target(w: _Walk) -> tuple[str, int, str | None]:
                 raise TraceError(f'error: service "{spec.ref}" has no {w.protocol} port named '
                                  f'"{spec.port}"')
             number = spec.port
-        ips = [ip for ip in entry.cluster_ips if _family(ip) == fam] or list(entry.cluster_ips)
+        ips = [ip for ip in entry.cluster_ips if ip_family(ip) == fam] or list(entry.cluster_ips)
         ip = ips[0]
         w.target.update(ip=ip, port=number)
         return ip, number, spec.ref
@@ -566,7 +562,7 @@ def _dns_query_path(w: _Walk) -> Trace | None:
     if src.pod is None or src.node is None:
         return None
     servers = cluster_dns_ips(w.state)
-    server = next((s for s in servers if _family(s) == _family(src.ip)), None)
+    server = next((s for s in servers if ip_family(s) == ip_family(src.ip)), None)
     if server is None:
         return None
     oc = outcome(w.plan, src.node, src.ip, server, 53, "UDP", seed=w.seed)
@@ -717,9 +713,9 @@ def trace(
         _dns_hops(w, res)
         dst_ip = res.addresses[0]
         w.target.update(ip=dst_ip, resolved=list(res.addresses))
-    fam = _family(dst_ip)
+    fam = ip_family(dst_ip)
     src_ip = src.ip_for(fam)
-    if _family(src_ip) != fam:
+    if ip_family(src_ip) != fam:
         raise TraceError(f"error: {src.key} has no IPv{fam} address to reach {dst_ip}")
     if src_ip != src.ip:
         w.src = Source(src.kind, src_ip, src.node, src.input, src.pod, src.ips)
@@ -732,7 +728,7 @@ def _connect(w: _Walk, dst_ip: str, port: int, svc_ref: str | None) -> Trace:
     socket_lb = kube_proxy_replaced(state) and not external
     node_addrs = plan.node_addresses()
     pod_ref = plan.pod_of_ip(dst_ip)
-    fam: Any = _family(dst_ip)
+    fam: Any = ip_family(dst_ip)
     announced = any(kind in ("LoadBalancer", "ExternalIP")
                     for _, kind in plan.index(fam).by_ip.get(dst_ip, ()))
     cfg = state.config
@@ -856,7 +852,7 @@ def _to_node(w: _Walk, ip: str, port: int, node: str, oc: ProxyOutcome) -> Trace
     hp = _host_port_pod(state, node, port, proto)
     if hp is not None:
         pod, cport = hp
-        pip = _pod_ip_for(state, pod, _family(ip))
+        pip = _pod_ip_for(state, pod, ip_family(ip))
         hop = Hop.make(node, "service", f"hostPort {port}/{proto} of {pod.qualified_name}: DNAT "
                        f"to {pip}:{cport}", f"CNI-HOSTPORT-DNAT: {proto.lower()} dport {port} "
                        f"dnat to {pip}:{cport}", chain="CNI-HOSTPORT-DNAT")
@@ -902,7 +898,7 @@ def _deliver(
     if seen is None:
         seen = src.ip
         if dest.kind == "outside" and src.pod is not None and not src.host_network and src.node:
-            seen = w.plan.node(src.node).primary_ip(4 if _family(ip) == 4 else 6) or src.ip
+            seen = w.plan.node(src.node).primary_ip(4 if ip_family(ip) == 4 else 6) or src.ip
     kw: dict[str, Any] = dict(common, backend=backend, client_ip_seen=seen,
                               candidates=candidates if candidates is not None else [backend],
                               connections=connections if connections is not None else
