@@ -334,9 +334,7 @@ class Netlink:
     ) -> None:
         """``ip route replace DST [via GW] [dev DEV] [onlink] [mtu N] [scope S] [src IP]``."""
         kw: dict[str, Any] = {}
-        if dst == "default":  # the family of its gateway, as `ip route`/`ip -6 route` say it
-            dst = "::/0" if (via and ":" in via) or (src and ":" in src) else "0.0.0.0/0"
-        net = ipaddress.ip_network(dst, strict=False)
+        net = ipaddress.ip_network(dst if dst != "default" else "0.0.0.0/0", strict=False)
         kw["dst"] = str(net.network_address)
         kw["dst_len"] = net.prefixlen
         kw["family"] = socket.AF_INET if net.version == 4 else socket.AF_INET6

@@ -280,7 +280,7 @@ def build(topo: Topology, progress: Progress | None = None) -> dict[str, Netlink
             nl.route("default", via=wire.gateway or topo.segments[wire.segment].gateway,
                      dev=names.NODE_UPLINK)
             if wire.ip6 and gateway6:
-                nl.route("default", via=gateway6.split("/")[0], dev=names.NODE_UPLINK)
+                nl.route("::/0", via=gateway6.split("/")[0], dev=names.NODE_UPLINK)
             set_sysctls(ns, node_sysctls(bool(wire.ip6)), optional=True)
             # A node resolves through the emulated internet in the outside namespace, never
             # through the machine's own resolver.

@@ -79,7 +79,8 @@ class Wired:
 
 
 def _apply_route(nl: Netlink, r: Route) -> None:
-    nl.route(r.dst, via=r.via, dev=r.dev, onlink=r.onlink, type_=r.type, mtu=r.mtu,
+    # the route's own network: "default" is 0.0.0.0/0 or ::/0 as the Route says (its gateway's)
+    nl.route(str(r.network) if r.dst == "default" else r.dst, via=r.via, dev=r.dev, onlink=r.onlink, type_=r.type, mtu=r.mtu,
              scope=r.scope, src=r.src if r.type == "unicast" and r.dev else None, proto=r.proto)
 
 

@@ -375,8 +375,7 @@ def pod_plan(ctx: PlanContext, pod: Pod) -> PodPlan:
         name=key,
         node=node,
         ip=ip,
-        eth0=Eth0(tuple(f"{i}/{32 if ':' not in i else 128}" for i in pod.ips
-                        if ":" not in i or ctx.dual_stack), pod_mtu(ctx, node),
+        eth0=Eth0(tuple(f"{i}/32" for i in pod.ips if ":" not in i), pod_mtu(ctx, node),
                   local_mac("eth0", key)),
         host_if=calico_veth_name(pod.metadata.namespace, pod.metadata.name),
         routes=(Route("default", via=LINK_LOCAL_GW, dev="eth0"), Route(LINK_LOCAL_GW, dev="eth0", scope="link")),

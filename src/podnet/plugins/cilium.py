@@ -335,8 +335,7 @@ def pod_plan(ctx: PlanContext, pod: Pod) -> PodPlan:
         name=key,
         node=node,
         ip=ip,
-        eth0=Eth0(tuple(f"{i}/{32 if ':' not in i else 128}" for i in pod.ips
-                        if ":" not in i or ctx.dual_stack), ctx.mtu[node],
+        eth0=Eth0(tuple(f"{i}/32" for i in pod.ips if ":" not in i), ctx.mtu[node],
                   local_mac("eth0", key)),
         host_if=cilium_lxc_name(pod.metadata.namespace, pod.metadata.name),
         routes=(Route("default", via=router, dev="eth0", mtu=route_mtu(ctx, node)),

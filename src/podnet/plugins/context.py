@@ -40,6 +40,7 @@ __all__ = [
     "node_subnet",
     "node_v4",
     "subnet_of",
+    "underlay6_of",
 ]
 
 #: Kind's nodes run on a docker network whose bridge MTU is the host's (1500).
@@ -243,6 +244,12 @@ class PlanContext:
         return [n for n in self.config.pod_networks() if isinstance(n, IPv6Network)]
 
 
+def underlay6_of(ip: str) -> IPv6Network:
+    """The IPv6 underlay an IPv6 InternalIP is on: its /64 (kind's IPv6 docker network), whose
+    first address is the gateway — the outside's address."""
+    return IPv6Network(f"{ip}/{UNDERLAY_V6_PREFIXLEN}", strict=False)
+
+
 def _ipv6_underlay(config: ClusterConfig, order: Sequence[str], nodes: dict[str, Node],
                    subnets: dict[str, IPv4Network]
                    ) -> tuple[dict[str, str], IPv6Network | None, str]:
@@ -260,8 +267,7 @@ def _ipv6_underlay(config: ClusterConfig, order: Sequence[str], nodes: dict[str,
     missing = [n for n, ip in ip6.items() if not ip]
     if missing:
         return {}, None, f"node {missing[0]} has no IPv6 InternalIP"
-    nets = {ipaddress.IPv6Network(f"{ip}/{UNDERLAY_V6_PREFIXLEN}", strict=False)
-            for ip in ip6.values()}
+    nets = {underlay6_of(ip) for ip in ip6.values()}
     if len(nets) > 1:
         return {}, None, "the nodes' IPv6 InternalIPs are on different /64s"
     net = nets.pop()

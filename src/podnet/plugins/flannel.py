@@ -65,24 +65,21 @@ FLANNEL_MASQ_COMMENT = '-m comment --comment "flanneld masq"'
 KUBE_PROXY_MARK = "0x4000/0x4000"
 
 
+def _pod_cidr(ctx: PlanContext, node: str, version: int) -> str | None:
+    return next((c for c in ctx.nodes[node].pod_cidrs
+                 if ipaddress.ip_network(c, strict=False).version == version), None)
+
+
 def lease_of(ctx: PlanContext, node: str) -> ipaddress.IPv4Network | None:
     """The node's flannel lease: its IPv4 podCIDR (kube subnet manager)."""
-    for cidr in ctx.nodes[node].pod_cidrs:
-        net = ipaddress.ip_network(cidr, strict=False)
-        if isinstance(net, ipaddress.IPv4Network):
-            return net
-    return None
+    cidr = _pod_cidr(ctx, node, 4)
+    return ipaddress.IPv4Network(cidr, strict=False) if cidr else None
 
 
 def lease6_of(ctx: PlanContext, node: str) -> ipaddress.IPv6Network | None:
     """The node's IPv6 lease (its IPv6 podCIDR) when the plan wires dual stack."""
-    if not ctx.dual_stack:
-        return None
-    for cidr in ctx.nodes[node].pod_cidrs:
-        net = ipaddress.ip_network(cidr, strict=False)
-        if isinstance(net, ipaddress.IPv6Network):
-            return net
-    return None
+    cidr = _pod_cidr(ctx, node, 6) if ctx.dual_stack else None
+    return ipaddress.IPv6Network(cidr, strict=False) if cidr else None
 
 
 def vtep_mac(node: str, vni: int) -> str:
@@ -185,8 +182,8 @@ def node_plan(ctx: PlanContext, name: str) -> NodePlan:
 
     if mode == "vxlan":
         links.append(
-            Link(dev, "vxlan", ctx.config.plugin.mtu or ctx.mtu[name] - VXLAN_OVERHEAD,
-                 (f"{lease.network_address}/32",) if lease else (), vtep_mac(name, vni),
+            Link(dev, "vxlan", mtu, (f"{lease.network_address}/32",) if lease else (),
+                 vtep_mac(name, vni),
                  vni=vni, port=port, local=ip)
         )
     pods = ctx.pods_by_node.get(name, [])

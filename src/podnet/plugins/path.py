@@ -233,8 +233,10 @@ def _lpm(routes: Sequence[Route], dst: str) -> Route | None:
     best: Route | None = None
     best_len = -1
     for r in routes:
+        if r.version != addr.version:  # an IPv6 route of a dual-stack plan: not parsed at all
+            continue
         net = r.network
-        if net.version == addr.version and addr in net and net.prefixlen > best_len:
+        if addr in net and net.prefixlen > best_len:
             best, best_len = r, net.prefixlen
     return best
 

@@ -224,12 +224,12 @@ class PodServer:
     # ------------------------------------------------------------------ lifecycle
 
     def _sock(self, netns: str, family: int, type_: int, proto: int, port: int,
-              bind: str = "0.0.0.0", v6only: bool = False) -> socket.socket:
+              bind: str = "0.0.0.0") -> socket.socket:
         s = self._factory(netns, family, type_, proto)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if v6only else 0)
+            if family == socket.AF_INET6:  # IPv6 only: IPv4 has a socket of its own
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             s.bind((bind, port))
             s.setblocking(False)
         except BaseException:
@@ -257,7 +257,7 @@ class PodServer:
                     if proto in ("TCP", "SCTP"):
                         sproto = IPPROTO_SCTP if proto == "SCTP" else 0
                         s = self._sock(ident.netns, family, socket.SOCK_STREAM, sproto, port,
-                                       address, v6only=True)
+                                       address)
                         s.listen(512)
 
                         def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter,
@@ -266,8 +266,7 @@ class PodServer:
 
                         servers.append(await asyncio.start_server(handler, sock=s))
                     elif proto == "UDP":
-                        s = self._sock(ident.netns, family, socket.SOCK_DGRAM, 0, port, address,
-                                       v6only=True)
+                        s = self._sock(ident.netns, family, socket.SOCK_DGRAM, 0, port, address)
 
                         def udp(_p: int = port) -> _Udp:
                             return _Udp(self, ident, _p, "UDP")

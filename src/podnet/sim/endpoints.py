@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from podnet.api.core import Pod
 from podnet.cluster.state import ClusterState
+from podnet.plugins.context import node_v6, underlay6_of
 
 __all__ = [
     "OUTSIDE_IP",
@@ -156,12 +157,8 @@ def outside_ip6(state: ClusterState) -> str:
     """The outside's IPv6 address in a dual-stack cluster: the first address of the /64 the
     nodes' IPv6 InternalIPs are on (kind's IPv6 docker network, fc00:f853:ccd:e793::1; the real
     data plane's outside holds it), "" when the nodes have no IPv6 address."""
-    for node in state.nodes:
-        for ip in node.internal_ips:
-            if ":" in ip:
-                net = ipaddress.IPv6Network(f"{ip}/64", strict=False)
-                return str(net.network_address + 1)
-    return ""
+    ip6 = next((v6 for v6 in map(node_v6, state.nodes) if v6), "")
+    return str(underlay6_of(ip6).network_address + 1) if ip6 else ""
 
 
 def _node_ips(state: ClusterState) -> dict[str, str]:
