@@ -34,6 +34,7 @@ from podnet.cli.kinds import ENDPOINTS, ResourceType, type_of
 from podnet.cli.query import list_items, not_found, parse_args, selector_of
 from podnet.cluster.admission import admit, default_all
 from podnet.cluster.config import DEFAULT
+from podnet.cluster.endpoints import controller_owns, given_endpoints
 from podnet.cluster.state import ClusterState
 
 #: Namespaces the API server refuses to delete.
@@ -72,8 +73,7 @@ def _endpoints_targets(state: ClusterState, names: Sequence[str], namespace: str
     """``delete endpoints``: the Endpoints objects the manifests gave (a selector-less Service's)
     are deleted like any object; those of a Service with a selector are the controller's — a
     real cluster's would write them again at once — so podnet says to delete the Service."""
-    given = {o.name: o for o in state.of_kind("Endpoints", namespace)
-             if type_of(o) == ENDPOINTS and (namespace is None or o.namespace == namespace)}
+    given = {o.name: o for o in given_endpoints(state, namespace)}
     if not names:
         if not all_:
             raise CliError("error: resource(s) were provided, but no name was specified")
@@ -84,7 +84,7 @@ def _endpoints_targets(state: ClusterState, names: Sequence[str], namespace: str
             targets.append((ENDPOINTS, given[name]))
             continue
         svc = state.service(namespace or "default", name)
-        if svc is not None and svc.spec.selector:
+        if svc is not None and controller_owns(svc):
             raise CliError(
                 f'error: the Endpoints "{name}" are the endpoints controller\'s (the Service has '
                 "a selector): delete the Service (or its pods' workload) instead"

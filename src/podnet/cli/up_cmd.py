@@ -528,6 +528,3 @@ def logs_cmd(ctx: click.Context, target: str | None, follow: bool, tail: int) ->
                     time.sleep(0.2)
         except KeyboardInterrupt:
             return
-
-
-COMMANDS = (up_cmd, down_cmd, exec_cmd, status_cmd, port_forward_cmd, logs_cmd)

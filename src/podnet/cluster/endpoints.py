@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from podnet.api.core import Service
-from podnet.api.defaults import default_protocol
+from podnet.api.defaults import DEFAULT_PROTOCOL, default_protocol
 from podnet.api.discovery import (
     MANAGED_BY_CONTROLLER,
     MANAGED_BY_LABEL,
@@ -22,10 +22,11 @@ from podnet.api.discovery import (
     ObjectReference,
 )
 from podnet.api.meta import Resource
+from podnet.api.validation_common import is_ipv6_string
 from podnet.cluster.endpointslices import HEADLESS_LABEL
 from podnet.cluster.state import ClusterState
 
-__all__ = ["endpoints_objects"]
+__all__ = ["controller_owns", "endpoints_objects", "given_endpoints"]
 
 
 #: ``endpoints.kubernetes.io/over-capacity``: set to ``truncated`` when the endpoints controller
@@ -44,6 +45,17 @@ _EpPort = tuple[str, int, str, str | None]
 _NO_PORT: _EpPort = ("", -1, "", None)
 
 
+def given_endpoints(state: ClusterState, namespace: str | None) -> list[Resource]:
+    """The core/v1 Endpoints objects the manifests gave (not an Endpoints of another group)."""
+    return [o for o in state.of_kind("Endpoints", namespace) if o.api_version == "v1"]
+
+
+def controller_owns(svc: Service) -> bool:
+    """Whether the endpoints controller writes ``svc``'s Endpoints: it has a selector and is not
+    ExternalName ("services with Type ExternalName receive no endpoints from this controller")."""
+    return bool(svc.spec.selector) and svc.spec.type != "ExternalName"
+
+
 def endpoints_objects(state: ClusterState, namespace: str | None) -> list[dict[str, Any]]:
     """core/v1 Endpoints as a cluster holds them, derived from the EndpointSlices.
 
@@ -56,17 +68,11 @@ def endpoints_objects(state: ClusterState, namespace: str | None) -> list[dict[s
       gets no Endpoints otherwise: the controller leaves it alone, and mirroring goes from
       Endpoints to EndpointSlices, never the other way.
     """
-    given: dict[tuple[str, str], Resource] = {
-        (o.namespace, o.name): o
-        for o in state.of_kind("Endpoints", namespace)
-        if o.api_version == "v1"  # core/v1, not an Endpoints of another group
-    }
+    given = {(o.namespace, o.name): o for o in given_endpoints(state, namespace)}
     out: list[dict[str, Any]] = []
     for svc in state.services(namespace):
         key = (svc.namespace, svc.name)
-        if svc.spec.type == "ExternalName":
-            continue  # "services with Type ExternalName receive no endpoints from this controller"
-        if svc.spec.selector:
+        if controller_owns(svc):
             out.append(_controller_endpoints(state, svc, given.pop(key, None)))
         elif key == ("default", "kubernetes"):
             ep = _apiserver_endpoints(state, svc)
@@ -86,19 +92,8 @@ def _given_endpoints(obj: Resource) -> dict[str, Any]:
             continue
         for port in subset.get("ports") or []:
             if isinstance(port, dict) and not port.get("protocol"):
-                port["protocol"] = "TCP"
+                port["protocol"] = DEFAULT_PROTOCOL
     return data
-
-
-def _is_ipv6(ip: str) -> bool:
-    """``utilnet.IsIPv6String``: parses as an IP and is not an IPv4 (nor IPv4-mapped) address."""
-    if "%" in ip:  # Go's net.ParseIP takes no zone
-        return False
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is None
 
 
 def _endpoints_family(svc: Service) -> str | None:
@@ -109,7 +104,7 @@ def _endpoints_family(svc: Service) -> str | None:
         return svc.spec.ip_families[0]
     ip = svc.spec.cluster_ip
     if ip and ip != "None":
-        return "IPv6" if _is_ipv6(ip) else "IPv4"
+        return "IPv6" if is_ipv6_string(ip) else "IPv4"
     return None
 
 
@@ -118,7 +113,7 @@ def _pod_family(state: ClusterState, ref: ObjectReference | None) -> str:
     primary = ""
     if pod is not None:
         primary = pod.status.pod_ip or next(iter(pod.ips), "")
-    return "IPv6" if _is_ipv6(primary) else "IPv4"
+    return "IPv6" if is_ipv6_string(primary) else "IPv4"
 
 
 def _address_order(addr: Mapping[str, Any]) -> tuple[bytes, int, str]:
