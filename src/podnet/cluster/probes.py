@@ -86,7 +86,6 @@ Outcome = Literal["success", "failure", "error"]
 #: What a worker reports (kubelet's results manager).
 Result = Literal["success", "failure", "unknown"]
 
-PROBE_TYPES: tuple[ProbeType, ...] = ("startup", "liveness", "readiness")
 INITIAL: dict[ProbeType, Result] = {"readiness": "failure", "liveness": "success",
                                     "startup": "unknown"}
 #: The kubelet version podnet's nodes report (``v1.34.0-podnet``): the probes' User-Agent.
@@ -297,6 +296,10 @@ def probe_ports(pod: Pod) -> tuple[int, ...]:
     return tuple(ports)
 
 
+#: The status of a container kubelet killed (SIGKILL after a failed liveness or startup probe).
+KILLED_EXIT_CODE = 137
+
+
 def restart_delay(restarts: int) -> float:
     """Seconds kubelet waits before starting a container that has already been restarted
     ``restarts`` times (CrashLoopBackOff): the first restart at once, then 10 s doubling to
@@ -410,7 +413,7 @@ class ContainerStatus:
     #: was killed and is not waiting for anything: terminated).
     waiting_reason: str = ""
     #: How a terminated container ended (137: killed after a failed liveness/startup probe).
-    exit_code: int = 137
+    exit_code: int = KILLED_EXIT_CODE
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,7 +452,7 @@ class PodProbes:
     started_wall: str = ""
     restarts: tuple[tuple[str, int], ...] = ()
     waiting_reason: str = ""
-    exit_code: int = 137
+    exit_code: int = KILLED_EXIT_CODE
 
     @staticmethod
     def start(pod: Pod, now: float, wall: str = "") -> PodProbes:
@@ -562,7 +565,7 @@ class PodProbes:
             return state, (Restart(spec.container, spec.type),)
         return state, ()
 
-    def stopped(self, waiting_reason: str = "", exit_code: int = 137) -> PodProbes:
+    def stopped(self, waiting_reason: str = "", exit_code: int = KILLED_EXIT_CODE) -> PodProbes:
         """The process was killed (or exited with ``exit_code``): nothing runs, nothing is
         ready or probed."""
         return replace(self, running=False, waiting_reason=waiting_reason, exit_code=exit_code)

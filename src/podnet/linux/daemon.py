@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import os
 import resource
 import signal
@@ -105,10 +104,6 @@ class Stop(Exception):
     """SIGTERM/SIGINT while building: unwind, tearing down."""
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(slots=True)
 class ForwardSpec:
     local: int
@@ -167,7 +162,7 @@ class Daemon:
     restarting: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _log: Any = None
     _dirty: asyncio.Event | None = None
-    _lock: asyncio.Lock | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: The stamp of the stored state the network was last converged from, and the probes'
     #: reports it was converged with.
     _seen: tuple[int, int, int] | None = None
@@ -178,7 +173,7 @@ class Daemon:
     # ------------------------------------------------------------------ output
 
     def say(self, message: str) -> None:
-        line = f"{_now()} {message}"
+        line = f"{store.now_rfc3339()} {message}"
         if self._log is not None:
             self._log.write(line + "\n")
             self._log.flush()
@@ -200,7 +195,7 @@ class Daemon:
             self.say(f'error: cluster "{self.cluster}" is already up (pid {other})')
             return 1
         processes.write_pid(self.cluster)
-        self.runtime = {"cluster": self.cluster, "pid": os.getpid(), "started": _now(),
+        self.runtime = {"cluster": self.cluster, "pid": os.getpid(), "started": store.now_rfc3339(),
                         "phase": "building"}
         self._save()
         _raise_limits()
@@ -275,7 +270,6 @@ class Daemon:
         t0 = time.monotonic()
         self.podserver = PodServer(str(processes.pod_log_dir(self.cluster)))
         self._dirty = asyncio.Event()
-        self._lock = asyncio.Lock()
         self.prober = Prober(self.say, self._status_changed, self._restart_requested)
         targets = rc.pod_targets()
         problems: list[str] = []
@@ -307,7 +301,7 @@ class Daemon:
         ready_pods = self._serving()
         self._save(
             phase="ready",
-            ready=_now(),
+            ready=store.now_rfc3339(),
             nodes=[{"name": n.name, "ip": n.ip, "netns": rc.node_ns(n.name)} for n in rc.topo.nodes],
             outside={"netns": rc.topo.outside_ns, "ip": rc.topo.gateway},
             underlay=rc.topo.underlay_ns,
@@ -432,8 +426,6 @@ class Daemon:
 
     async def _converge(self, loop: asyncio.AbstractEventLoop) -> None:
         """Converge the network to the stored cluster as kubelet sees it (one at a time)."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
         async with self._lock:
             probed = await self._converge_locked(loop)
         if probed and self.prober is not None:
@@ -486,7 +478,7 @@ class Daemon:
                    announced=dict(rc.report.announced),
                    ready_pods=self._serving(),
                    probes=self._probe_summary(),
-                   changed=_now())
+                   changed=store.now_rfc3339())
         return probed
 
     # ------------------------------------------------------------------ probes
@@ -503,7 +495,7 @@ class Daemon:
                 got = probes.initial_status(pod)
             if got is not None:
                 statuses[key] = got
-        return probes.apply_status(state, statuses, _now())
+        return probes.apply_status(state, statuses, store.now_rfc3339())
 
     def _pod_env(self, t: PodTarget) -> dict[str, str]:
         """The environment of the pod's command and exec probes."""
@@ -574,7 +566,7 @@ class Daemon:
         """The pods' reports into the stored cluster (under its lock, like any writer); False
         when it already says so."""
         self._probed.update(statuses)
-        return self._rewrite(lambda state: probes.apply_status(state, statuses, _now()))
+        return self._rewrite(lambda state: probes.apply_status(state, statuses, store.now_rfc3339()))
 
     def _write_forgotten(self, keys: set[str]) -> bool:
         return self._rewrite(lambda state: probes.forget_status(state, keys))
@@ -601,7 +593,7 @@ class Daemon:
                             for r in restarts)
             containers = tuple(sorted({r.container for r in restarts}))
             self.restarting[key] = asyncio.create_task(
-                self._restart(key, containers, why, exit_code=137))
+                self._restart(key, containers, why, exit_code=probes.KILLED_EXIT_CODE))
 
     def _command_exited(self, key: str, code: int) -> None:
         """A pod's command ended on its own: kubelet restarts the container as its pod's
@@ -636,8 +628,6 @@ class Daemon:
             else:
                 self.say(f"pod {key}: {why}: restarting"
                          + (f" after a {decision.delay:.0f}s back-off" if decision.delay else ""))
-            if self._lock is None:
-                self._lock = asyncio.Lock()
             if not already_stopped:
                 async with self._lock:
                     await self._stop_target(key)

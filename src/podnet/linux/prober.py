@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import ipaddress
 import os
 import shlex
@@ -44,7 +43,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from podnet.api.core import Pod
+from podnet.cli.store import now_rfc3339
 from podnet.cluster.probes import (
+    KILLED_EXIT_CODE,
     ExecCheck,
     GRPCCheck,
     HTTPGetCheck,
@@ -67,10 +68,6 @@ MAX_REDIRECTS = 10
 #: A pod ready within this many seconds of its process starting is not announced in the log.
 QUIET_START = 1.0
 MAX_OUTPUT = 10 * 1024
-
-
-def _now_rfc3339() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +309,7 @@ class Prober:
         self.remove(host.key)
         if not probe_specs(pod) and not watched:
             return False
-        self.pods[host.key] = _Pod(host, PodProbes.start(pod, self.clock(), _now_rfc3339()))
+        self.pods[host.key] = _Pod(host, PodProbes.start(pod, self.clock(), now_rfc3339()))
         self._wake.set()
         return True
 
@@ -332,7 +329,8 @@ class Prober:
     def statuses(self) -> dict[str, PodProbeStatus]:
         return {k: e.machine.status() for k, e in sorted(self.pods.items())}
 
-    def stopped(self, key: str, waiting_reason: str = "", exit_code: int = 137) -> None:
+    def stopped(self, key: str, waiting_reason: str = "",
+                exit_code: int = KILLED_EXIT_CODE) -> None:
         """The pod's process was stopped (or ended with ``exit_code``): no probe runs, nothing
         is ready, until :meth:`restarted`."""
         entry = self.pods.get(key)
@@ -349,7 +347,7 @@ class Prober:
         if entry is None:
             return
         self._drop_probes(entry)
-        entry.machine = entry.machine.restarted(self.clock(), _now_rfc3339(), containers)
+        entry.machine = entry.machine.restarted(self.clock(), now_rfc3339(), containers)
         entry.said.clear()
         self.on_change(key)
         self._wake.set()
