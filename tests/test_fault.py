@@ -347,13 +347,7 @@ def test_two_tc_faults_cannot_share_a_device(shop: tuple[ClusterState, NetworkPl
 def _trace(state: ClusterState, plan: NetworkPlan, frm: str, to: str,
            faults: list[F.Fault]) -> tuple[Any, list[F.FaultHit]]:
     t = trace(state, frm, to)
-
-    def pod_node(key: str) -> str | None:
-        ns, _, name = key.partition("/")
-        p = state.pod(ns, name)
-        return p.spec.node_name if p is not None else None
-
-    hits = F.on_trace(t, faults, plan.node_names, pod_node)
+    hits = F.on_trace(t, faults, plan.node_names)
     return F.trace_with_faults(t, hits)
 
 

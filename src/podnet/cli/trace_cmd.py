@@ -94,10 +94,5 @@ def _faults(cluster: str) -> list[Fault]:
 
 def _with_faults(state: ClusterState, result: Trace,
                  faults: list[Fault]) -> tuple[Trace, list[FaultHit]]:
-    def pod_node(key: str) -> str | None:
-        ns, _, name = key.partition("/")
-        pod = state.pod(ns, name)
-        return pod.spec.node_name or None if pod is not None else None
-
     nodes = [n.metadata.name for n in state.nodes]
-    return trace_with_faults(result, on_trace(result, faults, nodes, pod_node))
+    return trace_with_faults(result, on_trace(result, faults, nodes))

@@ -1042,34 +1042,31 @@ def _hits_for(fault: Fault, flow: _Flow, dns: bool = False) -> list[FaultHit]:
     return out
 
 
-def on_trace(trace: Trace, faults: Sequence[Fault], nodes: Iterable[str],
-             pod_node: Callable[[str], str | None] | None = None) -> list[FaultHit]:
+def on_trace(trace: Trace, faults: Sequence[Fault], nodes: Iterable[str]) -> list[FaultHit]:
     """The faults the traced connection meets, in path order: on the connection itself (its
-    hops), and on the DNS query its name resolution sent (on the query hop).
+    hops), and on the DNS query its name resolution sent (on the query hop, which names the
+    CoreDNS pod kube-proxy picked, its address and its node).
 
-    ``nodes``: the cluster's node names (the underlay's router is not one); ``pod_node`` tells
-    the node a pod runs on (for the DNS server pod), and its address comes from the hop."""
+    ``nodes``: the cluster's node names (the underlay's router is not one)."""
     node_set = set(nodes)
     flow = _flow_of(trace, node_set)
     hits: list[FaultHit] = []
     for f in faults:
         hits.extend(_hits_for(f, flow))
-    hits.extend(_dns_hits(trace, faults, node_set, pod_node))
+    hits.extend(_dns_hits(trace, faults, node_set))
     hits.sort(key=lambda h: (h.hop, h.fault.id))
     return hits
 
 
-def _dns_hits(trace: Trace, faults: Sequence[Fault], nodes: set[str],
-              pod_node: Callable[[str], str | None] | None) -> list[FaultHit]:
+def _dns_hits(trace: Trace, faults: Sequence[Fault], nodes: set[str]) -> list[FaultHit]:
     """The DNS query of the trace, from the source to the CoreDNS pod kube-proxy picked."""
     q = next((i for i, h in enumerate(trace.hops) if h.stage == "dns" and h.get("server")), None)
     if q is None:
         return []
     hop = trace.hops[q]
     server = str(hop.get("server"))
-    server_node = pod_node(server) if pod_node is not None else None
-    m = re.search(r" at ([0-9a-fA-F.:]+?):53\b", hop.detail)
-    server_ip = m.group(1) if m else None
+    server_node = str(hop.get("server_node") or "") or None
+    server_ip = str(hop.get("server_ip") or "") or None
     src = trace.source
     src_pod = src.pod.qualified_name if src.pod is not None and not src.host_network else None
     wires: tuple[tuple[int, str, str], ...] = ()

@@ -596,7 +596,7 @@ def _dns_query_path(w: _Walk) -> Trace | None:
         "policy not enforced" if not check.api_allowed else "allowed by policy")
     w.hops.append(Hop.make(src.node, "dns", f"query {server}:53/UDP → {who} at {b.ip}:{b.port} "
                            f"({why})", f"nameserver {server}", nameserver=server,
-                           server=who))
+                           server=who, server_ip=b.ip, server_node=b.node or ""))
     return None
 
 
