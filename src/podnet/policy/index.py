@@ -30,12 +30,12 @@ See :mod:`podnet.policy.enforcement`.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
+from podnet.api.addresses import CANONICAL_V4
 from podnet.api.core import Namespace, Pod
 from podnet.api.defaults import normalize_protocol
 from podnet.api.networking import IPBlock, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort
@@ -396,7 +396,7 @@ _Declared = tuple[Mapping[tuple[str, str], int], tuple[tuple[tuple[str, str], in
 
 def _canonical_ips(p: Pod) -> tuple[str, ...]:
     raw = p.ips
-    return raw if all(_CANONICAL_V4.fullmatch(x) for x in raw) else tuple(_canonical(x) for x in raw)
+    return raw if all(CANONICAL_V4.fullmatch(x) for x in raw) else tuple(_canonical(x) for x in raw)
 
 
 class _PodTable(Sequence[IndexedPod]):
@@ -582,16 +582,12 @@ class _Lazy(Mapping[K, Any]):
 
 # ---------------------------------------------------------------------------- building
 
-#: An IPv4 address as ``ipaddress`` writes it (``ipaddress`` refuses leading zeros, so a dotted
-#: quad it accepts is already canonical): recognised without parsing.
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 def _canonical(ip: str) -> str:
     """``str(ipaddress.ip_address(ip))`` (raising ValueError alike), without parsing the
     common case: 150,000 pod addresses parsed twice were a third of a large index's build."""
-    if _CANONICAL_V4.fullmatch(ip):
+    if CANONICAL_V4.fullmatch(ip):
         return ip
     return str(ipaddress.ip_address(ip))
 

@@ -43,9 +43,9 @@ import ipaddress
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
+from podnet.api.addresses import network
 from podnet.proxy.naming import ServicePortName
 from podnet.proxy.nftables import (
     CLUSTER_IPS,
@@ -286,16 +286,12 @@ def _canon(ip: str) -> str:
     return got
 
 
-@lru_cache(maxsize=1024)
-def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """A CIDR parsed once per text: every connection tests the same cluster and source CIDRs."""
-    return ipaddress.ip_network(cidr, strict=False)
 
 
 def _in(ip: str, cidr: str | None) -> bool:
     if not cidr:
         return False
-    return ipaddress.ip_address(ip) in _network(cidr)
+    return ipaddress.ip_address(ip) in network(cidr)
 
 
 def _refusal(protocol: str) -> str:

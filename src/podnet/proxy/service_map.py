@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from podnet.api.addresses import CANONICAL_V4
 from podnet.api.core import Node, Pod, Service
 from podnet.api.defaults import normalize_protocol
 from podnet.api.discovery import Endpoint, EndpointSlice
@@ -79,14 +79,11 @@ _PROTOCOLS = ("TCP", "UDP", "SCTP")
 # ----------------------------------------------------------------------------------- addresses
 
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-#: An IPv4 address already in canonical form: the common case, recognised without ipaddress.
-_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 def parse_ip_sloppy(text: str) -> str | None:
     """An address in canonical form, accepting IPv4 octets with leading zeros as Go does."""
-    if _CANONICAL_V4.fullmatch(text):
+    if CANONICAL_V4.fullmatch(text):
         return text
     text = text.strip()
     parts = text.split(".")
@@ -707,7 +704,7 @@ class ServicePlan:
             got = {}
             if self.state is not None:
                 clashes: set[str] = set()
-                canonical = _CANONICAL_V4.fullmatch
+                canonical = CANONICAL_V4.fullmatch
                 for node, pods in self.state.index.pods_by_node.items():
                     for pod in pods:  # every one has spec.node_name == node
                         if pod.spec.host_network:

@@ -27,9 +27,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
+from podnet.api.addresses import CANONICAL_V4, network
 from podnet.api.core import Pod
 from podnet.cluster.state import ClusterState
 from podnet.plugins.context import node_v6, underlay6_of
@@ -68,15 +68,9 @@ def not_found(kind: str, name: str, namespace: str | None = None) -> TraceError:
     return TraceError(f'Error from server (NotFound): {kind} "{name}" not found')
 
 
-#: An IPv4 address as ``ipaddress`` writes it (it refuses leading zeros, so a dotted quad it
-#: accepts is already canonical): recognised without parsing, a trace handles dozens.
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
-
-
 def canonical_ip(text: str) -> str | None:
     """``text`` as a canonical IP address, or None when it is not one."""
-    if _CANONICAL_V4.fullmatch(text):
+    if CANONICAL_V4.fullmatch(text):
         return text
     try:
         return str(ipaddress.ip_address(text.strip().strip("[]")))
@@ -86,16 +80,9 @@ def canonical_ip(text: str) -> str | None:
 
 def ip_family(ip: str) -> int:
     """4 or 6 (``ipaddress.ip_address(ip).version``, raising ValueError alike)."""
-    if _CANONICAL_V4.fullmatch(ip):
+    if CANONICAL_V4.fullmatch(ip):
         return 4
     return ipaddress.ip_address(ip).version
-
-
-@lru_cache(maxsize=1024)
-def network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """``ipaddress.ip_network(cidr, strict=False)``, parsed once per text: traces test the same
-    few pod, node and Service CIDRs again and again."""
-    return ipaddress.ip_network(cidr, strict=False)
 
 
 @dataclass(frozen=True, slots=True)
