@@ -585,3 +585,13 @@ def test_restart_decision_follows_the_restart_policy(policy: str, code: int, res
                                                        "restartPolicy": policy}})
     d = probes.restart_decision(pod, code, restarts)
     assert (d.restart, d.delay, d.policy, d.waiting_reason) == want
+
+
+def test_as_kubelet_reports_gives_unprobed_pods_their_initial_report(state: ClusterState) -> None:
+    """A pod the prober knows keeps its report; one it does not know yet (just applied) is
+    reported as kubelet does before its first probe: not ready (it has a readinessProbe)."""
+    a, b = _web_pods(state)
+    ready = run_once(PodProbes.start(a, 0.0), 1.0)[0].status()
+    assert ready.ready
+    view = probes.as_kubelet_reports(state, {a.qualified_name: ready}, "t")
+    assert _ready_endpoints(view) == {a.metadata.name: True, b.metadata.name: False}

@@ -594,6 +594,22 @@ def initial_status(pod: Pod) -> PodProbeStatus | None:
     return PodProbes.start(pod, 0.0).status()
 
 
+def as_kubelet_reports(state: ClusterState, reported: Mapping[str, PodProbeStatus],
+                       now: str) -> ClusterState:
+    """``state`` as kubelet reports it: every pod in ``reported`` (``NS/NAME``) with its report,
+    a scheduled pod not probed yet (just applied) with its :func:`initial_status` — not ready
+    when it has a readinessProbe or a startupProbe; pods without probes keep their status."""
+    statuses: dict[str, PodProbeStatus] = {}
+    for pod in state.pods():
+        key = pod.qualified_name
+        got = reported.get(key)
+        if got is None and pod.spec.node_name and not pod.finished:
+            got = initial_status(pod)
+        if got is not None:
+            statuses[key] = got
+    return apply_status(state, statuses, now)
+
+
 # ------------------------------------------------------------------------------ the pod status
 
 

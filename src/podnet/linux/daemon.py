@@ -484,18 +484,9 @@ class Daemon:
     # ------------------------------------------------------------------ probes
 
     def _view(self, state: ClusterState) -> ClusterState:
-        """``state`` as kubelet reports it: every probed pod with what its probes say — a pod
-        not probed yet (just applied) with its initial report, not ready when it has a
-        readinessProbe or a startupProbe. Pods without probes keep their status."""
-        statuses: dict[str, probes.PodProbeStatus] = {}
-        for pod in state.pods():
-            key = f"{pod.metadata.namespace}/{pod.metadata.name}"
-            got = self.prober.status(key) if self.prober is not None else None
-            if got is None and pod.spec.node_name and not pod.finished:
-                got = probes.initial_status(pod)
-            if got is not None:
-                statuses[key] = got
-        return probes.apply_status(state, statuses, store.now_rfc3339())
+        """``state`` as kubelet reports it (:func:`podnet.cluster.probes.as_kubelet_reports`)."""
+        reported = self.prober.statuses() if self.prober is not None else {}
+        return probes.as_kubelet_reports(state, reported, store.now_rfc3339())
 
     def _pod_env(self, t: PodTarget) -> dict[str, str]:
         """The environment of the pod's command and exec probes."""
