@@ -46,7 +46,6 @@ goes: it never keeps a namespace alive. Its stderr is ``logs/faults/<id>.log``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import select
@@ -56,7 +55,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +64,15 @@ from podnet.plugins.plan import NetworkPlan
 from podnet.sim.faults import (
     NETEM_MISSING,
     DelayLineOp,
-    Endpoint,
     Fault,
     FaultError,
     Place,
     Program,
     compile_fault,
     conflict,
+    Redo,
     place_of,
-    resolve_target,
+    redo_after_rewire,
 )
 
 FAULTS_FILE = "faults.json"
@@ -474,50 +472,14 @@ def state(applied: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------- re-wired pods
 
 
-@dataclass(frozen=True, slots=True)
-class _Redo:
-    """What a live convergence means for one fault record: applied again as ``fault`` (its
-    target resolved against the new plan), or dropped because its end ``gone`` left the
-    network."""
-
-    record: dict[str, Any]
-    fault: Fault
-    #: The re-wired pods among its ends (why it is applied again).
-    pods: tuple[str, ...] = ()
-    gone: Endpoint | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.record["id"])
-
-    @property
-    def where(self) -> str:
-        return f"fault {self.id} on {self.fault.target.text}"
-
-    @property
-    def cause(self) -> str:
-        return f"{', '.join(self.pods)} re-wired" if self.pods else "its ends changed"
-
-
-def _redo_of(plan: NetworkPlan, r: dict[str, Any], changed: set[str]) -> _Redo | None:
-    """What record ``r`` needs now that the ``changed`` pods were re-wired or removed: None
-    when nothing (no end of it changed; an unreadable record is left as it is)."""
+def _redo_of(plan: NetworkPlan, r: dict[str, Any], changed: set[str]) -> Redo | None:
+    """What record ``r`` needs now (:func:`podnet.sim.faults.redo_after_rewire`); None when
+    nothing — an unreadable record is left as it is."""
     try:
         fault = Fault.from_dict(r)
     except (KeyError, TypeError, ValueError):
         return None
-    ends = fault.target.ends
-    for e in ends:
-        if not (plan.has_pod(e.name) if e.kind == "pod" else e.name in plan.node_names):
-            return _Redo(r, fault, gone=e)
-    try:
-        target = resolve_target(plan, [e.label for e in ends])
-    except FaultError:  # not a target the CLI would have made: left as it is
-        return None
-    pods = tuple(e.name for e in ends if e.kind == "pod" and e.name in changed)
-    if not pods and target == fault.target:
-        return None
-    return _Redo(r, dataclasses.replace(fault, target=target), pods)
+    return redo_after_rewire(plan, fault, changed)
 
 
 def programs_of(records: Sequence[dict[str, Any]]) -> dict[str, Program]:
@@ -535,7 +497,7 @@ def _reason(e: Exception) -> str:
     return "; ".join(line.removeprefix("error: ") for line in lines)
 
 
-def _apply_again(cluster: str, redo: _Redo,
+def _apply_again(cluster: str, old: dict[str, Any], redo: Redo,
                  others: Mapping[str, Program]) -> tuple[dict[str, Any], str]:
     """Apply ``redo.fault`` to what its ends are now: its new record and the log line. On a
     failure the old record stays, with ``reapply_error`` — what it made is gone, so ``fault
@@ -549,18 +511,11 @@ def _apply_again(cluster: str, redo: _Redo,
         applied = apply(cluster, redo.fault, program)
     except Exception as e:  # noqa: BLE001 - reported; the other faults' records are still kept
         why = _reason(e)
-        return ({**redo.record, "reapply_error": why},
+        return ({**old, "reapply_error": why},
                 f"warning: {redo.where}: could not be re-applied ({redo.cause}): {why}; "
-                f"fault list shows it missing (podnet fault rm {redo.id})")
+                f"fault list shows it missing (podnet fault rm {redo.fault.id})")
     doc = {**record(cluster, redo.fault, program, applied), "reapplied": store.now_rfc3339()}
     return doc, f"{redo.where}: re-applied ({redo.cause}): {', '.join(doc['interfaces'])}"
-
-
-def _gone_line(redo: _Redo) -> str:
-    assert redo.gone is not None
-    what = f"the {redo.gone.kind}" if redo.fault.target.kind != "link" else \
-        f"{redo.gone.kind} {redo.gone.name}"
-    return f"warning: {redo.where}: {what} is gone; fault removed"
 
 
 def reapply(cluster: str, plan: NetworkPlan, pod_keys: Iterable[str]) -> list[str]:
@@ -587,12 +542,13 @@ def reapply(cluster: str, plan: NetworkPlan, pod_keys: Iterable[str]) -> list[st
         for r in records:
             redo = _redo_of(plan, r, changed)
             if redo is not None:
-                redos[redo.id] = redo
+                redos[str(r["id"])] = redo
         if not redos:
             return []
-        for redo in redos.values():
-            lines += [f"warning: {redo.where}: {p}"
-                      for p in remove(redo.record.get("applied") or {})]
+        for r in records:
+            if str(r["id"]) in redos:
+                lines += [f"warning: {redos[str(r['id'])].where}: {p}"
+                          for p in remove(r.get("applied") or {})]
         others = programs_of([r for r in records if str(r["id"]) not in redos])
         kept: list[dict[str, Any]] = []
         for r in records:
@@ -600,9 +556,9 @@ def reapply(cluster: str, plan: NetworkPlan, pod_keys: Iterable[str]) -> list[st
             if redo is None:
                 kept.append(r)
             elif redo.gone is not None:
-                lines.append(_gone_line(redo))
+                lines.append(f"warning: {redo.where}: {redo.gone_sentence}; fault removed")
             else:
-                doc, line = _apply_again(cluster, redo, others)
+                doc, line = _apply_again(cluster, r, redo, others)
                 kept.append(doc)
                 lines.append(line)
                 if "reapply_error" not in doc:

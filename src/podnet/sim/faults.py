@@ -105,6 +105,7 @@ __all__ = [
     "NftOp",
     "Place",
     "Program",
+    "Redo",
     "Target",
     "TcOp",
     "compile_fault",
@@ -117,6 +118,7 @@ __all__ = [
     "parse_rate",
     "parse_target_args",
     "place_of",
+    "redo_after_rewire",
     "resolve_target",
     "trace_doc",
     "trace_text",
@@ -896,6 +898,55 @@ def conflict(new: Program, existing: Mapping[str, Program]) -> str | None:
         if lines & {(d.place, d.dev) for d in prog.delaylines}:
             return fid
     return None
+
+
+# ------------------------------------------------------------------------------- re-wired pods
+
+
+@dataclass(frozen=True, slots=True)
+class Redo:
+    """What a live convergence means for one fault: applied again as ``fault`` (its target
+    resolved against the new plan), or dropped because its end ``gone`` left the network."""
+
+    fault: Fault
+    #: The re-wired pods among its ends (why it is applied again).
+    pods: tuple[str, ...] = ()
+    gone: Endpoint | None = None
+
+    @property
+    def where(self) -> str:
+        return f"fault {self.fault.id} on {self.fault.target.text}"
+
+    @property
+    def cause(self) -> str:
+        return f"{', '.join(self.pods)} re-wired" if self.pods else "its ends changed"
+
+    @property
+    def gone_sentence(self) -> str:
+        """Why the fault is dropped: ``the pod is gone`` (``pod NS/NAME`` for a link's end)."""
+        assert self.gone is not None
+        what = f"the {self.gone.kind}" if self.fault.target.kind != "link" else \
+            f"{self.gone.kind} {self.gone.name}"
+        return f"{what} is gone"
+
+
+def redo_after_rewire(plan: NetworkPlan, fault: Fault, changed: set[str]) -> Redo | None:
+    """What ``fault`` needs now that the ``changed`` pods were re-wired or removed and the
+    network is ``plan``: None when nothing (no end of it changed, or its target is not one the
+    CLI would have made). A pod created later under the same name is another pod: an end that
+    left the network drops the fault rather than waiting for it."""
+    ends = fault.target.ends
+    for e in ends:
+        if not (plan.has_pod(e.name) if e.kind == "pod" else e.name in plan.node_names):
+            return Redo(fault, gone=e)
+    try:
+        target = resolve_target(plan, [e.label for e in ends])
+    except FaultError:
+        return None
+    pods = tuple(e.name for e in ends if e.kind == "pod" and e.name in changed)
+    if not pods and target == fault.target:
+        return None
+    return Redo(dataclasses.replace(fault, target=target), pods)
 
 
 # ------------------------------------------------------------------------------- trace
